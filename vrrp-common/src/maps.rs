@@ -1,0 +1,169 @@
+//! The maps through which the XDP program and the daemon talk, and their value layouts.
+//!
+//! Every type is `#[repr(C)]` with explicit padding fields, so that the kernel and userspace
+//! agree on each byte and no uninitialised padding reaches a map.
+
+use crate::reject::Reject;
+
+/// The XDP program's function name, as the daemon looks it up in the object.
+pub const PROGRAM: &str = "xvrrp";
+
+/// Hash map `LivenessKey -> Liveness`: the last valid advert seen per virtual router.
+pub const LIVENESS: &str = "LIVENESS";
+/// 255 VRIDs × 2 families on each of 4 interfaces.
+pub const LIVENESS_MAX_ENTRIES: u32 = 2040;
+
+/// Per-CPU array of `u64`, one slot per `Counter::slot`.
+pub const COUNTERS: &str = "COUNTERS";
+
+/// Array with a single `Control`, written by the daemon.
+pub const CONTROL: &str = "CONTROL";
+
+pub const FAMILY_IPV4: u8 = 4;
+pub const FAMILY_IPV6: u8 = 6;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LivenessKey {
+    pub ifindex: u32,
+    pub vrid: u8,
+    /// `FAMILY_IPV4` or `FAMILY_IPV6`: IPv4 and IPv6 instances of one VRID are independent
+    /// (RFC 5798 §5.2.3).
+    pub family: u8,
+    pub pad: [u8; 2],
+}
+
+impl LivenessKey {
+    pub const fn new(ifindex: u32, vrid: u8, family: u8) -> Self {
+        Self { ifindex, vrid, family, pad: [0; 2] }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Liveness {
+    /// `bpf_ktime_get_ns` (CLOCK_MONOTONIC) when the last valid advert arrived.
+    pub last_seen_ns: u64,
+    /// Valid adverts seen for this key, absorbed or passed.
+    pub adverts: u64,
+    /// The sender's IP source address; an IPv4 address fills the first 4 bytes.
+    pub sender: [u8; 16],
+    pub sender_mac: [u8; 6],
+    pub priority: u8,
+    pub version: u8,
+    /// Advertisement interval in centiseconds (a v2 interval in seconds is converted).
+    pub interval_cs: u16,
+    pub pad: [u8; 6],
+}
+
+impl Liveness {
+    /// Whether an advert carrying `other`'s fields changes anything the protocol acts on.
+    /// Only then must it go up to the daemon; otherwise it only refreshes the timestamp.
+    pub fn same_advert(&self, other: &Liveness) -> bool {
+        self.sender == other.sender
+            && self.priority == other.priority
+            && self.interval_cs == other.interval_cs
+            && self.version == other.version
+            && self.sender_mac == other.sender_mac
+    }
+}
+
+/// What the daemon tells the XDP program.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Control {
+    /// `CONTROL_ABSORB` and future flags. All clear (the state of a fresh map) means every
+    /// valid advert goes up, so a program loaded without a daemon hides nothing.
+    pub flags: u64,
+}
+
+/// Drop adverts that repeat what the liveness map already holds (after recording them).
+pub const CONTROL_ABSORB: u64 = 1;
+
+/// A per-CPU counter slot: one per rejection reason, then the outcomes of valid adverts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    Rejected(Reject),
+    /// Valid, repeated what the map held, dropped.
+    Absorbed,
+    /// Valid and new or changed (or absorption off), passed to the daemon.
+    Passed,
+}
+
+impl Counter {
+    pub const SLOTS: u32 = Reject::COUNT as u32 + 2;
+
+    pub const fn slot(self) -> u32 {
+        match self {
+            Counter::Rejected(r) => r as u32,
+            Counter::Absorbed => Reject::COUNT as u32,
+            Counter::Passed => Reject::COUNT as u32 + 1,
+        }
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Counter::Rejected(r) => r.name(),
+            Counter::Absorbed => "absorbed",
+            Counter::Passed => "passed",
+        }
+    }
+
+    /// Every slot in order, for readers that present them all.
+    pub fn all() -> impl Iterator<Item = Counter> {
+        Reject::ALL
+            .into_iter()
+            .map(Counter::Rejected)
+            .chain([Counter::Absorbed, Counter::Passed])
+    }
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: plain `#[repr(C)]` integers and byte arrays with no implicit padding.
+    unsafe impl aya::Pod for super::LivenessKey {}
+    unsafe impl aya::Pod for super::Liveness {}
+    unsafe impl aya::Pod for super::Control {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::size_of;
+
+    #[test]
+    fn layouts_have_no_implicit_padding() {
+        assert_eq!(size_of::<LivenessKey>(), 4 + 1 + 1 + 2);
+        assert_eq!(size_of::<Liveness>(), 8 + 8 + 16 + 6 + 1 + 1 + 2 + 6);
+        assert_eq!(size_of::<Control>(), 8);
+    }
+
+    #[test]
+    fn slots_are_dense_and_distinct() {
+        let mut seen = [false; Counter::SLOTS as usize];
+        for c in Counter::all() {
+            assert!(!seen[c.slot() as usize], "{c:?} shares a slot");
+            seen[c.slot() as usize] = true;
+        }
+        assert!(seen.iter().all(|s| *s));
+    }
+
+    #[test]
+    fn same_advert_ignores_time_and_count() {
+        let a = Liveness {
+            last_seen_ns: 1,
+            adverts: 1,
+            sender: [192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            sender_mac: [2, 0, 0, 0, 0, 1],
+            priority: 100,
+            version: 3,
+            interval_cs: 100,
+            pad: [0; 6],
+        };
+        let later = Liveness { last_seen_ns: 99, adverts: 7, ..a };
+        assert!(a.same_advert(&later));
+        assert!(!a.same_advert(&Liveness { priority: 0, ..a }));
+        assert!(!a.same_advert(&Liveness { interval_cs: 200, ..a }));
+        assert!(!a.same_advert(&Liveness { sender: [0; 16], ..a }));
+    }
+}

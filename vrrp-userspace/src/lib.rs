@@ -1,0 +1,13 @@
+//! xvrrp: VRRP (RFC 5798, RFC 3768) with an XDP dataplane, configured like keepalived.
+//!
+//! - `wire`: packet codecs (VRRP adverts; later ARP and NDISC).
+//! - `fsm`: the sans-IO VRRP state machine and its timers.
+//! - `config`: keepalived.conf parsing and validation.
+//! - `dataplane`: loading, attaching and reading the XDP program.
+//! - `time`: `Centisecs` for intervals, `Monotonic` for points in time.
+
+pub mod config;
+pub mod dataplane;
+pub mod fsm;
+pub mod time;
+pub mod wire;
