@@ -3,11 +3,13 @@
 //! - `wire`: packet codecs (VRRP adverts; later ARP and NDISC).
 //! - `fsm`: the sans-IO VRRP state machine and its timers.
 //! - `config`: keepalived.conf parsing and validation.
+//! - `net`: the kernel side of the daemon: raw VRRP sockets, VIPs via rtnetlink, GARP / NA.
 //! - `dataplane`: loading, attaching and reading the XDP program.
 //! - `time`: `Centisecs` for intervals, `Monotonic` for points in time.
 
 pub mod config;
 pub mod dataplane;
 pub mod fsm;
+pub mod net;
 pub mod time;
 pub mod wire;
