@@ -2,6 +2,7 @@
 //!
 //! - `wire`: packet codecs (VRRP adverts; later ARP and NDISC).
 //! - `fsm`: the sans-IO VRRP state machine and its timers.
+//! - `validate`: a parsed advert checked against one instance (VRID, interval, auth, addresses).
 //! - `config`: keepalived.conf parsing and validation.
 //! - `net`: the kernel side of the daemon: raw VRRP sockets, VIPs via rtnetlink, GARP / NA.
 //! - `dataplane`: loading, attaching and reading the XDP program.
@@ -12,4 +13,5 @@ pub mod dataplane;
 pub mod fsm;
 pub mod net;
 pub mod time;
+pub mod validate;
 pub mod wire;
