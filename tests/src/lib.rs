@@ -1,1 +1,16 @@
+//! Shared pieces of xvrrp's integration tests: crafted frames, captured fixtures, and network
+//! namespaces that clean up after themselves.
 
+pub mod fixtures;
+pub mod frames;
+pub mod netns;
+
+/// Tests in this crate need root (BPF, namespaces). Fail with a clear message, never skip.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "this test needs root (CAP_BPF, CAP_NET_ADMIN, network namespaces); run `cargo xtask test` as root"
+    );
+}

@@ -28,8 +28,3 @@ pub fn be16_at(ctx: &XdpContext, offset: usize) -> Option<u16> {
 pub fn be32_at(ctx: &XdpContext, offset: usize) -> Option<u32> {
     read::<[u8; 4]>(ctx, offset).map(u32::from_be_bytes)
 }
-
-#[inline(always)]
-pub fn len(ctx: &XdpContext) -> usize {
-    ctx.data_end() - ctx.data()
-}
