@@ -2,5 +2,6 @@
 //! with `parse` / `emit` / `buffer_len` (after smoltcp's wire modules).
 
 pub mod arp;
+pub mod ip;
 pub mod ndisc;
 pub mod vrrp;
