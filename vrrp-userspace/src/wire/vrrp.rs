@@ -88,9 +88,9 @@ pub struct IpContext {
 
 /// How a version 3 message over IPv4 is checksummed when sent.
 ///
-/// RFC 5798 §5.2.8 includes the IPv4 pseudo-header, and keepalived 2.2.7 does so on multicast
-/// (see `tests/fixtures/README.md`); some implementations and keepalived's `old_unicast_checksum`
-/// peers sum the message alone, as in version 2. Receiving accepts both.
+/// RFC 5798 §5.2.8 includes the IPv4 pseudo-header, and keepalived 2.2.7 does so (see
+/// `tests/fixtures/README.md`); some implementations sum the message alone, as in version 2.
+/// Receiving accepts both, as the XDP program does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum V3Ipv4Checksum {
     #[default]
@@ -545,6 +545,18 @@ impl Repr {
             return Err(EmitError::FamilyMismatch);
         }
         let count = u8::try_from(self.addresses.len()).map_err(|_| EmitError::TooManyAddresses)?;
+        // Every check comes before the first write, so that a refused emit leaves no half message.
+        let interval = match self.version {
+            Version::V2 { .. } if family != Family::V4 => return Err(EmitError::V2OverIpv6),
+            Version::V2 { .. } => u8::try_from(self.advert_int.0 / 100)
+                .ok()
+                .filter(|s| *s > 0 && self.advert_int.0.is_multiple_of(100))
+                .map(u16::from),
+            Version::V3 => u16::try_from(self.advert_int.0)
+                .ok()
+                .filter(|c| (1..=field::V3_MAX_ADVER_INT_MASK).contains(c)),
+        }
+        .ok_or(EmitError::IntervalNotRepresentable)?;
         let len = self.buffer_len();
         let buffer = packet.buffer.as_mut();
         if buffer.len() < len {
@@ -561,25 +573,12 @@ impl Repr {
                 auth_type,
                 auth_data,
             } => {
-                if family != Family::V4 {
-                    return Err(EmitError::V2OverIpv6);
-                }
-                let secs = self.advert_int.0 / 100;
-                let secs = u8::try_from(secs)
-                    .ok()
-                    .filter(|s| *s > 0 && self.advert_int.0 % 100 == 0)
-                    .ok_or(EmitError::IntervalNotRepresentable)?;
                 msg.set_auth_type(auth_type.into());
-                msg.set_adver_int_secs(secs);
+                // Checked above to be 1..=255.
+                msg.set_adver_int_secs(interval as u8);
                 msg.auth_data_mut().copy_from_slice(&auth_data);
             }
-            Version::V3 => {
-                let centisecs = u16::try_from(self.advert_int.0)
-                    .ok()
-                    .filter(|c| (1..=field::V3_MAX_ADVER_INT_MASK).contains(c))
-                    .ok_or(EmitError::IntervalNotRepresentable)?;
-                msg.set_max_adver_int(centisecs);
-            }
+            Version::V3 => msg.set_max_adver_int(interval),
         }
         self.addresses.write(msg.addresses_mut(family));
         msg.fill_checksum(endpoints, v3_ipv4);
@@ -1050,6 +1049,10 @@ mod tests {
                 "v3 {cs}"
             );
         }
+        assert!(
+            p.buffer.iter().all(|b| *b == 0),
+            "a refused emit wrote into the buffer"
+        );
         let mut short = [0; 11];
         assert_eq!(
             base.emit(&mut Packet::new_unchecked(&mut short[..]), &v4, d),
