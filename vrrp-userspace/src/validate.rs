@@ -168,7 +168,7 @@ fn check_v2_auth(expected: V2Auth, auth_type: AuthType, data: &[u8]) -> Result<(
     match (expected, auth_type) {
         (_, AuthType::Unknown(_)) => Err(Discard::UnknownAuthType),
         (_, AuthType::IpAuthHeader) => Err(Discard::IpsecAh),
-        // RFC 3768 §5.3.6.1: with no authentication the data is ignored.
+        // keepalived compares the data only under PASS; without authentication it is unused.
         (V2Auth::None, AuthType::None) => Ok(()),
         (V2Auth::Password(pass), AuthType::SimplePassword) => {
             if constant_time_eq(&pass, data) {

@@ -98,13 +98,14 @@ pub enum V3Ipv4Checksum {
     MessageOnly,
 }
 
-/// The Auth Type field of version 2 (RFC 3768 §5.3.6, RFC 2338 §5.3.6 for type 2).
+/// The Auth Type field of version 2. RFC 3768 §5.3.6 keeps 1 and 2 reserved for compatibility
+/// with RFC 2338, which defined them, and keepalived still speaks both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AuthType {
     None,
-    /// Type 1: eight bytes of clear-text password.
+    /// Type 1 (RFC 2338 §5.3.6.2): eight bytes of clear-text password.
     SimplePassword,
-    /// Type 2: IPsec AH, removed by RFC 3768. Such adverts travel as IP protocol 51, so one
+    /// Type 2 (RFC 2338 §5.3.6.3): IPsec AH. Such adverts travel as IP protocol 51, so one
     /// that claims it inside protocol 112 is malformed; validation names it.
     IpAuthHeader,
     Unknown(u8),
@@ -143,8 +144,8 @@ pub fn password_field(pass: &[u8]) -> [u8; field::V2_AUTH_DATA_LEN] {
 /// The protocol version, with what only version 2 carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Version {
-    /// The authentication data is kept as received: RFC 3768 says to ignore it for type 0, but
-    /// a faithful copy lets emit reproduce any message.
+    /// The authentication data is kept as received, even where no password is in use, so that
+    /// emit reproduces any message.
     V2 {
         auth_type: AuthType,
         auth_data: [u8; field::V2_AUTH_DATA_LEN],
@@ -399,7 +400,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.buffer.as_mut()[field::V2_ADVER_INT] = secs;
     }
 
-    /// Writes the 12-bit interval and clears the reserved bits (RFC 5798 §5.2.5: zero on send).
+    /// Writes the 12-bit interval and clears the reserved bits (RFC 5798 §5.2.6: zero on send).
     pub fn set_max_adver_int(&mut self, centisecs: u16) {
         let value = centisecs & field::V3_MAX_ADVER_INT_MASK;
         self.buffer.as_mut()[field::V3_MAX_ADVER_INT..field::V3_MAX_ADVER_INT + 2]
