@@ -7,6 +7,8 @@ use crate::reject::Reject;
 
 /// The XDP program's function name, as the daemon looks it up in the object.
 pub const PROGRAM: &str = "xvrrp";
+/// A program in the same object that passes every frame (see vrrp-ebpf).
+pub const PASS_PROGRAM: &str = "xvrrp_pass";
 
 /// Hash map `LivenessKey -> Liveness`: the last valid advert seen per virtual router.
 pub const LIVENESS: &str = "LIVENESS";

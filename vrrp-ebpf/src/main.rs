@@ -62,6 +62,13 @@ pub fn xvrrp(ctx: XdpContext) -> u32 {
     }
 }
 
+/// Passes every frame. The baseline of `cargo xtask bench xdp`, and what a lab attaches to the
+/// far end of a veth, where frames sent with `XDP_TX` are dropped unless a program is attached.
+#[xdp]
+pub fn xvrrp_pass(_ctx: XdpContext) -> u32 {
+    xdp_action::XDP_PASS
+}
+
 /// The ethertype after at most one VLAN tag, and the offset of the header it announces.
 #[inline(always)]
 fn l3_start(ctx: &XdpContext) -> Option<(u16, usize)> {

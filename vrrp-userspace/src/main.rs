@@ -1,1 +1,100 @@
-fn main() {}
+//! The `xvrrp` command.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use vrrp_userspace::{
+    dataplane::{AttachMode, Dataplane},
+    time::Monotonic,
+};
+
+#[derive(Parser)]
+#[command(name = "xvrrp", version, about = "VRRP (RFC 5798 / RFC 3768) with an XDP dataplane")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Attach the XDP advert tracker to an interface and print the virtual routers it hears
+    /// and its counters, until interrupted.
+    Watch {
+        /// The interface to attach to.
+        #[arg(short, long)]
+        interface: String,
+        /// XDP attach mode: auto (native, else generic), native, or skb (generic).
+        #[arg(long, default_value = "auto")]
+        xdp: AttachMode,
+        /// Drop adverts that repeat what the tracker already holds (they still count as seen).
+        #[arg(long)]
+        absorb: bool,
+        /// Seconds between reports.
+        #[arg(long, default_value_t = 1.0)]
+        every: f64,
+        /// Stop after this many reports.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Watch { interface, xdp, absorb, every, count } => {
+            watch(&interface, xdp, absorb, every, count)
+        }
+    }
+}
+
+fn watch(interface: &str, mode: AttachMode, absorb: bool, every: f64, count: Option<u64>) -> anyhow::Result<()> {
+    anyhow::ensure!(every > 0.0 && every.is_finite(), "--every must be a positive number of seconds");
+    let mut dp = Dataplane::load()?;
+    let used = dp.attach(interface, mode)?;
+    dp.set_absorb(absorb)?;
+    tracing::info!(%interface, mode = %used, absorb, "XDP advert tracker attached");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let mut tick = tokio::time::interval(Duration::from_secs_f64(every));
+        let mut reports = 0u64;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                r = tokio::signal::ctrl_c() => { r.context("waiting for Ctrl-C")?; break; }
+            }
+            report(&dp)?;
+            reports += 1;
+            if count.is_some_and(|c| reports >= c) {
+                break;
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    dp.detach()
+}
+
+fn report(dp: &Dataplane) -> anyhow::Result<()> {
+    let now = Monotonic::now();
+    let routers = dp.liveness()?;
+    if routers.is_empty() {
+        println!("no VRRP adverts seen yet");
+    }
+    for r in routers {
+        println!("{r}, last {:.2}s ago", now.since(r.last_seen).as_secs_f64());
+    }
+    let counters: Vec<String> = dp
+        .counters()?
+        .iter()
+        .filter(|(_, v)| *v != 0)
+        .map(|(c, v)| format!("{}={v}", c.name()))
+        .collect();
+    println!("counters: {}", if counters.is_empty() { "none".into() } else { counters.join(" ") });
+    Ok(())
+}

@@ -49,7 +49,8 @@ fn main() -> anyhow::Result<()> {
         Task::Test { args } => {
             setup::run()?;
             setup::require_root("the tests load BPF programs and create network namespaces")?;
-            cargo(["test", "--workspace"].into_iter().map(String::from).chain(args))
+            // default-members: all but vrrp-ebpf, which only builds for the BPF target.
+            cargo(["test"].into_iter().map(String::from).chain(args))
         }
         Task::Bench { which } => bench::run(which),
         Task::Run { duration } => lab::run(duration),

@@ -155,11 +155,33 @@ impl Dataplane {
     }
 }
 
+/// The object's pass-everything program, loaded on its own: a benchmark baseline, and the
+/// program labs attach to the far end of a veth so that `XDP_TX`ed frames are delivered.
+pub struct PassProgram {
+    ebpf: Ebpf,
+}
+
+impl PassProgram {
+    pub fn load() -> anyhow::Result<Self> {
+        let mut ebpf = Ebpf::load(OBJECT).context("loading the XDP object")?;
+        program_mut(&mut ebpf, names::PASS_PROGRAM)?.load()?;
+        Ok(Self { ebpf })
+    }
+
+    pub fn program(&mut self) -> anyhow::Result<&mut Xdp> {
+        program_mut(&mut self.ebpf, names::PASS_PROGRAM)
+    }
+}
+
 fn xdp_mut(ebpf: &mut Ebpf) -> anyhow::Result<&mut Xdp> {
-    ebpf.program_mut(names::PROGRAM)
-        .ok_or_else(|| anyhow!("program {} missing from the XDP object", names::PROGRAM))?
+    program_mut(ebpf, names::PROGRAM)
+}
+
+fn program_mut<'a>(ebpf: &'a mut Ebpf, name: &str) -> anyhow::Result<&'a mut Xdp> {
+    ebpf.program_mut(name)
+        .ok_or_else(|| anyhow!("program {name} missing from the XDP object"))?
         .try_into()
-        .context("the xvrrp program is not an XDP program")
+        .with_context(|| format!("{name} is not an XDP program"))
 }
 
 fn xdp_mode(mode: AttachMode) -> XdpMode {

@@ -1,0 +1,102 @@
+//! The XDP tracker attached to a veth in a network namespace, fed by a real keepalived 2.2.7
+//! in another namespace: the liveness map follows keepalived's adverts.
+
+use std::time::{Duration, Instant};
+
+use tests::netns::{Netns, veth};
+use vrrp_common::maps::{Counter, FAMILY_IPV4, LivenessKey};
+use vrrp_userspace::dataplane::{AttachMode, Dataplane, RouterLiveness};
+
+const KEEPALIVED_MAC: &str = "02:00:00:00:0b:01";
+
+fn keepalived_conf(dir: &std::path::Path) -> std::path::PathBuf {
+    let conf = dir.join("keepalived.conf");
+    std::fs::write(
+        &conf,
+        "global_defs {\n  vrrp_version 3\n}\n\
+         vrrp_instance VI_1 {\n  state MASTER\n  interface va\n  virtual_router_id 51\n\
+           priority 150\n  advert_int 0.1\n  virtual_ipaddress {\n    192.0.2.100/24\n  }\n}\n",
+    )
+    .unwrap();
+    conf
+}
+
+/// Polls the liveness map until `pred` holds, for at most `limit`.
+fn wait_for(
+    dp: &Dataplane,
+    key: LivenessKey,
+    limit: Duration,
+    what: &str,
+    pred: impl Fn(&RouterLiveness) -> bool,
+) -> RouterLiveness {
+    let start = Instant::now();
+    loop {
+        if let Some(r) = dp.liveness_of(key).unwrap() {
+            if pred(&r) {
+                return r;
+            }
+        }
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn liveness_map_follows_a_real_keepalived() {
+    tests::require_root();
+    let sender = Netns::new("ka");
+    let router = Netns::new("xdp");
+    veth(&sender, "va", &router, "vb");
+    sender.ip(&["link", "set", "va", "address", KEEPALIVED_MAC]);
+    sender.ip(&["addr", "add", "192.0.2.1/24", "dev", "va"]);
+    router.ip(&["addr", "add", "192.0.2.2/24", "dev", "vb"]);
+
+    let mut dp = Dataplane::load().expect("loading the XDP program");
+    let mode = router.run(|| dp.attach("vb", AttachMode::Auto)).expect("attaching to vb");
+    assert_eq!(mode, AttachMode::Native, "veth supports native XDP");
+    let key = LivenessKey::new(router.ifindex("vb"), 51, FAMILY_IPV4);
+
+    let dir = std::env::temp_dir().join(format!("xvrrp-ka-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = keepalived_conf(&dir);
+    let pid = |n: &str| dir.join(n).display().to_string();
+    let keepalived = sender.spawn(&[
+        "keepalived", "-P", "-n", "-l", "-D", "-G",
+        "-f", &conf.display().to_string(),
+        "-p", &pid("keepalived.pid"), "-r", &pid("vrrp.pid"),
+    ]);
+
+    let first = wait_for(&dp, key, Duration::from_secs(10), "keepalived's first advert", |_| true);
+    assert_eq!(first.sender.to_string(), "192.0.2.1");
+    assert_eq!(first.sender_mac.map(|b| format!("{b:02x}")).join(":"), KEEPALIVED_MAC);
+    assert_eq!((first.priority, first.version, first.interval.0), (150, 3, 10));
+
+    // Every advert repeats the first: with absorption on they stop reaching the stack.
+    let seen = wait_for(&dp, key, Duration::from_secs(5), "five adverts", |r| r.adverts >= 5);
+    dp.set_absorb(true).unwrap();
+    let passed_before = dp.counters().unwrap().get(Counter::Passed);
+    let later = wait_for(&dp, key, Duration::from_secs(5), "ten more adverts", |r| {
+        r.adverts >= seen.adverts + 10
+    });
+    assert!(later.last_seen > seen.last_seen);
+    let c = dp.counters().unwrap();
+    assert!(c.get(Counter::Absorbed) >= 10, "absorbed: {c:?}");
+    assert!(c.get(Counter::Passed) <= passed_before + 1, "repeats were passed: {c:?}");
+
+    // keepalived's shutdown advert (priority 0) changes the entry and goes up.
+    let out = keepalived.stop(libc::SIGTERM);
+    let stopped = wait_for(&dp, key, Duration::from_secs(5), "the priority-0 advert", |r| {
+        r.priority == 0
+    });
+    assert_eq!(stopped.sender.to_string(), "192.0.2.1");
+    assert!(dp.counters().unwrap().get(Counter::Passed) > passed_before);
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(log.contains("VI_1"), "keepalived's console log is missing: {log}");
+    for complaint in ["invalid", "error", "bogus"] {
+        assert!(!log.to_lowercase().contains(complaint), "keepalived complained: {log}");
+    }
+
+    dp.detach().unwrap();
+    assert_eq!(dp.attachment(), None);
+    let _ = std::fs::remove_dir_all(&dir);
+}
