@@ -1,0 +1,414 @@
+//! One VRRP instance: RFC 5798 §6.4.1 Initialize, §6.4.2 Backup, §6.4.3 Master (RFC 3768 §6.4
+//! is the same machine with v2 timers), and keepalived's FAULT state.
+
+use std::time::Duration;
+
+use super::{
+    Action, Adjustment, Advert, Config, Event, InitialState, NotifyState, PRIORITY_OWNER, PRIORITY_STOP, State,
+    TimerId, TrackerId, Version,
+    priority::Priorities,
+    timers::{Armed, master_down_interval, skew_time},
+};
+use crate::time::{Centisecs, Monotonic};
+
+/// What a sync group needs to know about, and impose on, a member.
+#[derive(Clone, Copy, Debug, Default)]
+struct GroupLink {
+    member: bool,
+    /// Master_Down_Timer expired (or an owner started) but the group has not agreed yet.
+    wants_master: bool,
+    /// Another member is faulted.
+    forced_fault: bool,
+}
+
+/// The state machine of one VRRP instance; see the module docs of `fsm` for how to drive it.
+#[derive(Clone, Debug)]
+pub struct Instance {
+    cfg: Config,
+    adjustments: Vec<Adjustment>,
+    state: State,
+    priorities: Priorities,
+    link_up: bool,
+    /// Master_Adver_Interval: learned from the Master in v3, the configured one in v2.
+    master_adver_int: Centisecs,
+    armed: Armed,
+    /// keepalived's `preempt_time`: when a lower-priority Master may be preempted.
+    preempt_after: Option<Monotonic>,
+    group: GroupLink,
+}
+
+impl Instance {
+    /// Builds an instance in Initialize with its interface assumed up; settings keepalived
+    /// refuses are cleared the way keepalived clears them and listed in [`Self::adjustments`].
+    pub fn new(mut cfg: Config) -> Self {
+        let mut adjustments = Vec::new();
+        if cfg.priority == PRIORITY_STOP {
+            cfg.priority = 1;
+            adjustments.push(Adjustment::PriorityZeroRaised);
+        }
+        // Order and wording follow keepalived's vrrp_complete_instance().
+        if cfg.priority == PRIORITY_OWNER && cfg.nopreempt {
+            cfg.nopreempt = false;
+            adjustments.push(Adjustment::NopreemptClearedForOwner);
+        }
+        if cfg.initial_state == InitialState::Master {
+            if cfg.nopreempt {
+                cfg.nopreempt = false;
+                adjustments.push(Adjustment::NopreemptClearedForInitialMaster);
+            }
+            if cfg.preempt_delay.0 > 0 {
+                cfg.preempt_delay = Centisecs(0);
+                adjustments.push(Adjustment::PreemptDelayClearedForInitialMaster);
+            }
+        }
+        if cfg.nopreempt && cfg.preempt_delay.0 > 0 {
+            cfg.preempt_delay = Centisecs(0);
+            adjustments.push(Adjustment::PreemptDelayClearedForNopreempt);
+        }
+        Instance {
+            priorities: Priorities::new(cfg.priority, cfg.trackers.clone()),
+            master_adver_int: cfg.advert_interval,
+            cfg,
+            adjustments,
+            state: State::Initialize,
+            link_up: true,
+            armed: Armed::default(),
+            preempt_after: None,
+            group: GroupLink::default(),
+        }
+    }
+
+    /// The configuration after keepalived's adjustments.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Settings that [`Self::new`] cleared, for the daemon to log.
+    pub fn adjustments(&self) -> &[Adjustment] {
+        &self.adjustments
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The priority we advertise: base priority adjusted by trackers.
+    pub fn priority(&self) -> u8 {
+        self.priorities.effective()
+    }
+
+    /// Master_Adver_Interval as currently known.
+    pub fn master_adver_int(&self) -> Centisecs {
+        self.master_adver_int
+    }
+
+    /// When `timer` is due, if armed.
+    pub fn deadline(&self, timer: TimerId) -> Option<Monotonic> {
+        self.armed.deadline(timer)
+    }
+
+    /// Feeds one event; returns the actions to execute, in order.
+    pub fn handle(&mut self, event: Event, now: Monotonic) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.step(event, now, &mut out);
+        out
+    }
+
+    pub(crate) fn step(&mut self, event: Event, now: Monotonic, out: &mut Vec<Action>) {
+        match event {
+            Event::Startup if self.state == State::Initialize => self.initialize(now, out),
+            Event::Startup => {}
+            Event::Shutdown => self.shutdown(out),
+            Event::TimerExpired(timer) => {
+                if self.armed.take_due(timer, now) {
+                    self.timer_expired(timer, now, out);
+                }
+            }
+            Event::Advert(advert) => match self.state {
+                State::Backup => self.backup_received(advert, now, out),
+                State::Master => self.master_received(advert, now, out),
+                State::Initialize | State::Fault => {}
+            },
+            Event::Tracker { id, failing } => self.tracker_changed(id, failing, now, out),
+            Event::Interface { up } => {
+                if self.link_up != up {
+                    self.link_up = up;
+                    self.health_changed(now, out);
+                }
+            }
+        }
+    }
+
+    fn accept_mode(&self) -> bool {
+        self.cfg.priority == PRIORITY_OWNER || self.cfg.accept
+    }
+
+    fn skew_time(&self) -> Duration {
+        skew_time(self.cfg.version, self.priority(), self.master_adver_int)
+    }
+
+    fn master_down_interval(&self) -> Duration {
+        master_down_interval(self.cfg.version, self.priority(), self.master_adver_int)
+    }
+
+    /// Interface down or a weight-0 tracker failing; what puts a whole sync group in FAULT.
+    pub(crate) fn own_fault(&self) -> bool {
+        !self.link_up || self.priorities.faulted()
+    }
+
+    fn faulted(&self) -> bool {
+        self.own_fault() || self.group.forced_fault
+    }
+
+    // §6.4.1 Initialize ------------------------------------------------------------------------
+
+    /// RFC 5798 §6.4.1 on Startup; also how keepalived leaves FAULT (vrrp_state_leave_fault
+    /// resets Master_Adver_Interval and re-arms the down timer as at startup).
+    fn initialize(&mut self, now: Monotonic, out: &mut Vec<Action>) {
+        if self.faulted() {
+            self.enter(State::Fault, out);
+            return;
+        }
+        self.master_adver_int = self.cfg.advert_interval;
+        self.preempt_after = None;
+        let owner = self.priority() == PRIORITY_OWNER;
+        if owner && !self.group.member {
+            self.become_master(now, out);
+            return;
+        }
+        // keepalived's `state MASTER` for a non-owner (vrrp_init_state): wait one interval
+        // plus the smallest skew instead of Master_Down_Interval, claiming mastership fast
+        // unless a Master answers.
+        let wait = match self.cfg.initial_state {
+            InitialState::Master => {
+                self.master_adver_int.as_duration() + skew_time(self.cfg.version, PRIORITY_OWNER, self.master_adver_int)
+            }
+            InitialState::Backup => self.master_down_interval(),
+        };
+        self.armed.arm(out, TimerId::MasterDown, now + wait);
+        self.enter(State::Backup, out);
+        // An owner in a sync group may not take the group along on its own: it waits for the
+        // others like a Backup whose timer expired.
+        self.group.wants_master = owner;
+    }
+
+    // §6.4.2 Backup ----------------------------------------------------------------------------
+
+    /// RFC 5798 §6.4.2 "If an ADVERTISEMENT is received".
+    fn backup_received(&mut self, advert: Advert, now: Monotonic, out: &mut Vec<Action>) {
+        if advert.priority == PRIORITY_STOP {
+            let at = now + self.skew_time();
+            self.armed.arm(out, TimerId::MasterDown, at);
+            return;
+        }
+        let local = self.priority();
+        // keepalived's preempt_delay (vrrp_state_backup): a lower-priority Master is accepted
+        // as if preemption were off until `preempt_delay` after the first such advert; an
+        // advert of equal or higher priority stops the countdown.
+        let delaying = self.cfg.preempt_delay.0 > 0 && self.preempt_after.is_none_or(|at| at > now);
+        if self.cfg.nopreempt || advert.priority >= local || delaying {
+            if self.cfg.version == Version::V3 && advert.max_adver_int.0 > 0 {
+                self.master_adver_int = advert.max_adver_int;
+            }
+            let at = now + self.master_down_interval();
+            self.armed.arm(out, TimerId::MasterDown, at);
+            if self.cfg.preempt_delay.0 > 0 {
+                if advert.priority >= local {
+                    self.preempt_after = None;
+                } else if self.preempt_after.is_none() {
+                    self.preempt_after = Some(now + self.cfg.preempt_delay);
+                }
+            }
+            self.group.wants_master = false;
+        }
+        // Otherwise Preempt_Mode is on and the Master is below us: discard, let the timer run.
+    }
+
+    /// RFC 5798 §6.4.2 "If the Master_Down_Timer fires".
+    fn master_down_expired(&mut self, now: Monotonic, out: &mut Vec<Action>) {
+        if self.group.member {
+            // keepalived's vrrp_sync_can_goto_master: the group decides; meanwhile keep
+            // waiting a full Master_Down_Interval.
+            self.group.wants_master = true;
+            let at = now + self.master_down_interval();
+            self.armed.arm(out, TimerId::MasterDown, at);
+        } else {
+            self.become_master(now, out);
+        }
+    }
+
+    /// The Backup→Master (and Initialize→Master) steps shared by §6.4.1 and §6.4.2. keepalived
+    /// sends the advert before adding addresses so the old Master drops them before our GARPs.
+    fn become_master(&mut self, now: Monotonic, out: &mut Vec<Action>) {
+        self.armed.cancel(out, TimerId::MasterDown);
+        out.push(Action::SendAdvert { priority: self.priority() });
+        out.push(Action::AddVips { accept: self.accept_mode() });
+        self.cfg.garp.on_master(&mut self.armed, out, now);
+        self.armed.arm(out, TimerId::Adver, now + self.cfg.advert_interval);
+        self.group.wants_master = false;
+        self.enter(State::Master, out);
+    }
+
+    // §6.4.3 Master ----------------------------------------------------------------------------
+
+    /// RFC 5798 §6.4.3 "If an ADVERTISEMENT is received".
+    fn master_received(&mut self, advert: Advert, now: Monotonic, out: &mut Vec<Action>) {
+        if advert.priority == PRIORITY_STOP {
+            self.send_advert(now, out);
+            return;
+        }
+        let local = self.priority();
+        let higher = advert.priority > local || (advert.priority == local && advert.src > self.cfg.primary_address);
+        if higher {
+            if self.cfg.version == Version::V3 && advert.max_adver_int.0 > 0 {
+                self.master_adver_int = advert.max_adver_int;
+            }
+            self.step_down(now, out);
+        }
+        // Otherwise discard; the lower-priority sender will yield to our next advert.
+    }
+
+    /// RFC 5798 §6.4.3 "If the Adver_Timer fires", and the reply to a priority-0 advert.
+    fn send_advert(&mut self, now: Monotonic, out: &mut Vec<Action>) {
+        out.push(Action::SendAdvert { priority: self.priority() });
+        self.armed.arm(out, TimerId::Adver, now + self.cfg.advert_interval);
+    }
+
+    /// Master→Backup: cancel Adver_Timer, arm Master_Down_Timer, release the addresses (a
+    /// Backup "MUST NOT accept packets addressed to the IPvX address(es)").
+    fn step_down(&mut self, now: Monotonic, out: &mut Vec<Action>) {
+        self.leave_master(out);
+        out.push(Action::RemoveVips);
+        let at = now + self.master_down_interval();
+        self.armed.arm(out, TimerId::MasterDown, at);
+        self.preempt_after = None;
+        self.enter(State::Backup, out);
+    }
+
+    fn leave_master(&mut self, out: &mut Vec<Action>) {
+        self.armed.cancel(out, TimerId::Adver);
+        self.cfg.garp.on_leave_master(&mut self.armed, out);
+    }
+
+    // Shutdown (§6.4.2 / §6.4.3), timers, FAULT, trackers ---------------------------------------
+
+    /// RFC 5798 §6.4.2/§6.4.3 "If a Shutdown event is received"; keepalived runs notify_stop.
+    fn shutdown(&mut self, out: &mut Vec<Action>) {
+        match self.state {
+            State::Initialize => return,
+            State::Master => {
+                self.leave_master(out);
+                out.push(Action::SendAdvert { priority: PRIORITY_STOP });
+                out.push(Action::RemoveVips);
+            }
+            State::Backup => self.armed.cancel(out, TimerId::MasterDown),
+            State::Fault => {}
+        }
+        self.group.wants_master = false;
+        self.enter(State::Initialize, out);
+    }
+
+    fn timer_expired(&mut self, timer: TimerId, now: Monotonic, out: &mut Vec<Action>) {
+        match (self.state, timer) {
+            (State::Backup, TimerId::MasterDown) => self.master_down_expired(now, out),
+            (State::Master, TimerId::Adver) => self.send_advert(now, out),
+            (State::Master, TimerId::GarpDelay | TimerId::GarpRefresh) => {
+                self.cfg.garp.on_timer(timer, &mut self.armed, out, now)
+            }
+            // Every timer is cancelled when its state is left, so nothing else can be due.
+            (state, timer) => unreachable!("{timer:?} armed in {state:?}"),
+        }
+    }
+
+    fn tracker_changed(&mut self, id: TrackerId, failing: bool, now: Monotonic, out: &mut Vec<Action>) {
+        let before = self.master_down_interval();
+        if !self.priorities.set(id, failing) {
+            return;
+        }
+        self.health_changed(now, out);
+        if self.state == State::Backup {
+            // keepalived's vrrp_set_effective_priority: the running down timer moves by the
+            // change in Skew_Time, so a Backup whose priority rose preempts sooner.
+            let after = self.master_down_interval();
+            if let Some(at) = self.armed.deadline(TimerId::MasterDown)
+                && after != before
+            {
+                let moved = Monotonic((at.0 + after.as_nanos() as u64).saturating_sub(before.as_nanos() as u64));
+                self.armed.arm(out, TimerId::MasterDown, moved.max(now));
+            }
+        }
+    }
+
+    /// Enters or leaves FAULT after the interface, a tracker or the sync group changed.
+    fn health_changed(&mut self, now: Monotonic, out: &mut Vec<Action>) {
+        match (self.state, self.faulted()) {
+            (State::Backup | State::Master, true) => self.enter_fault(out),
+            (State::Fault, false) => self.initialize(now, out),
+            _ => {}
+        }
+    }
+
+    /// keepalived's FAULT: a Master first tells the Backups with a priority-0 advert
+    /// (vrrp_state_leave_master with wantstate FAULT), then releases the addresses.
+    fn enter_fault(&mut self, out: &mut Vec<Action>) {
+        match self.state {
+            State::Master => {
+                self.leave_master(out);
+                out.push(Action::SendAdvert { priority: PRIORITY_STOP });
+                out.push(Action::RemoveVips);
+            }
+            State::Backup => self.armed.cancel(out, TimerId::MasterDown),
+            State::Initialize | State::Fault => {}
+        }
+        self.group.wants_master = false;
+        self.enter(State::Fault, out);
+    }
+
+    fn enter(&mut self, state: State, out: &mut Vec<Action>) {
+        if self.state == state {
+            return;
+        }
+        self.state = state;
+        out.push(Action::Notify(match state {
+            State::Initialize => NotifyState::Stop,
+            State::Backup => NotifyState::Backup,
+            State::Master => NotifyState::Master,
+            State::Fault => NotifyState::Fault,
+        }));
+    }
+
+    // Sync group hooks ---------------------------------------------------------------------------
+
+    /// Makes this instance defer its Backup→Master decisions to a sync group; unless
+    /// `keep_weights`, trackers only fault (keepalived ignores weights in sync groups without
+    /// `sync_group_tracking_weight`).
+    pub(crate) fn join_group(&mut self, keep_weights: bool) {
+        self.group.member = true;
+        if !keep_weights {
+            self.priorities.zero_weights();
+        }
+    }
+
+    pub(crate) fn wants_master(&self) -> bool {
+        self.state == State::Backup && self.group.wants_master
+    }
+
+    pub(crate) fn set_forced_fault(&mut self, forced: bool, now: Monotonic, out: &mut Vec<Action>) {
+        if self.group.forced_fault != forced {
+            self.group.forced_fault = forced;
+            self.health_changed(now, out);
+        }
+    }
+
+    pub(crate) fn promote(&mut self, now: Monotonic, out: &mut Vec<Action>) {
+        if self.state == State::Backup {
+            self.become_master(now, out);
+        }
+    }
+
+    pub(crate) fn demote(&mut self, now: Monotonic, out: &mut Vec<Action>) {
+        if self.state == State::Master {
+            self.step_down(now, out);
+        }
+    }
+}
