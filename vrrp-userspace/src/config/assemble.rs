@@ -1,0 +1,271 @@
+//! From the statement tree to a [`Config`]: the top-level blocks, then what needs all of them
+//! at once (names defined twice, references, VRIDs shared on a link) and the host checks.
+
+use std::collections::{HashMap, hash_map::Entry};
+
+use super::{
+    Config,
+    diagnostic::{Diagnostics, Pos},
+    global::GlobalDefs,
+    host::Host,
+    instance::Located,
+    keywords::{self, Context},
+    script::{TrackFile, VrrpScript},
+    sync_group::LocatedGroup,
+    track::{TrackRef, Tracked},
+    tree::Node,
+    value,
+};
+
+/// Keeps the first definition of each name; a second is an error naming the first.
+fn first_definitions<T>(
+    items: Vec<T>,
+    kind: &str,
+    key: impl Fn(&T) -> (&str, &Pos),
+    diags: &mut Diagnostics,
+) -> Vec<T> {
+    let mut seen: HashMap<String, Pos> = HashMap::new();
+    let mut kept = Vec::new();
+    for item in items {
+        let (name, pos) = key(&item);
+        match seen.entry(name.to_string()) {
+            Entry::Occupied(first) => diags.error(
+                pos,
+                format!("{kind} {name} already defined at {}", first.get()),
+            ),
+            Entry::Vacant(slot) => {
+                slot.insert(pos.clone());
+                kept.push(item);
+            }
+        }
+    }
+    kept
+}
+
+pub fn assemble(nodes: &[Node], host: &dyn Host, diags: &mut Diagnostics) -> Config {
+    // Every instance inherits global_defs, wherever in the file (or includes) it was written.
+    let mut global = GlobalDefs::default();
+    for node in nodes.iter().filter(|n| n.key.text == "global_defs") {
+        if let Some(items) = value::block(node, diags) {
+            global.parse(items, diags);
+        }
+    }
+
+    let (mut scripts, mut files, mut instances, mut groups) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for node in nodes {
+        match node.key.text.as_str() {
+            "global_defs" => {}
+            "vrrp_script" => scripts
+                .extend(VrrpScript::parse(node, diags).map(|(s, at)| (s, at, node.pos().clone()))),
+            "vrrp_track_file" | "track_file" => {
+                files.extend(TrackFile::parse(node, diags).map(|f| (f, node.pos().clone())))
+            }
+            "vrrp_instance" => instances.extend(Located::parse(node, &global, diags)),
+            "vrrp_sync_group" => groups.extend(LocatedGroup::parse(node, diags)),
+            _ => keywords::not_handled(node, Context::TopLevel, diags),
+        }
+    }
+    let mut scripts = first_definitions(scripts, "vrrp_script", |(s, _, p)| (&s.name, p), diags);
+    let files = first_definitions(files, "track_file", |(f, p)| (&f.name, p), diags);
+    let mut instances = first_definitions(
+        instances,
+        "vrrp instance",
+        |l| (&l.instance.name, &l.name_pos),
+        diags,
+    );
+    let mut groups = first_definitions(
+        groups,
+        "vrrp sync group",
+        |g| (&g.group.name, &g.pos),
+        diags,
+    );
+
+    check_vrids(&instances, diags);
+    check_interfaces(&instances, host, diags);
+    // keepalived disables a track script it cannot run instead of failing the instance.
+    let mut disabled = Vec::new();
+    scripts.retain(|(script, at, _)| match host.script_problem(script.command.program()) {
+        None => true,
+        Some(problem) => {
+            disabled.push(script.name.clone());
+            diags.warn(
+                at,
+                format!(
+                    "Script {} cannot be accessed - {problem}; disabling track script {} since not found/accessible",
+                    script.command.program(),
+                    script.name
+                ),
+            );
+            false
+        }
+    });
+
+    for located in &mut instances {
+        let name = located.instance.name.clone();
+        located.instance.track_scripts = resolve(
+            &name,
+            "script",
+            &located.track_scripts,
+            diags,
+            |wanted| match scripts.iter().find(|(s, _, _)| s.name == wanted) {
+                Some((s, _, _)) => Lookup::Found(s.weight, s.weight_reverse),
+                None if disabled.iter().any(|d| d == wanted) => Lookup::Disabled,
+                None => Lookup::Missing,
+            },
+        );
+        located.instance.track_files = resolve(
+            &name,
+            "file",
+            &located.track_files,
+            diags,
+            |wanted| match files.iter().find(|(f, _)| f.name == wanted) {
+                Some((f, _)) => Lookup::Found(f.weight, f.weight_reverse),
+                None => Lookup::Missing,
+            },
+        );
+    }
+    check_groups(&groups, &instances, diags);
+    for l in &mut instances {
+        check_notify(&mut l.instance.notify, &l.notify_pos, host, diags);
+    }
+    for g in &mut groups {
+        check_notify(&mut g.group.notify, &g.notify_pos, host, diags);
+    }
+
+    Config {
+        global,
+        scripts: scripts.into_iter().map(|(s, _, _)| s).collect(),
+        track_files: files.into_iter().map(|(f, _)| f).collect(),
+        instances: instances.into_iter().map(|l| l.instance).collect(),
+        sync_groups: groups.into_iter().map(|g| g.group).collect(),
+    }
+}
+
+enum Lookup {
+    Found(i32, bool),
+    /// Defined, but disabled by the host check: tracking it silently does nothing.
+    Disabled,
+    Missing,
+}
+
+fn resolve(
+    instance: &str,
+    kind: &str,
+    refs: &[TrackRef],
+    diags: &mut Diagnostics,
+    lookup: impl Fn(&str) -> Lookup,
+) -> Vec<Tracked> {
+    let mut tracked = Vec::new();
+    for r in refs {
+        let name = r.name.text.as_str();
+        match lookup(name) {
+            Lookup::Found(weight, reverse) => {
+                let (weight, reverse) = r.weight.unwrap_or((weight, reverse));
+                tracked.push(Tracked {
+                    name: name.to_string(),
+                    weight,
+                    reverse,
+                });
+            }
+            Lookup::Disabled => {}
+            Lookup::Missing => diags.error(
+                &r.name.pos,
+                format!("({instance}) track {kind} {name} not found"),
+            ),
+        }
+    }
+    tracked
+}
+
+/// Two routers with one VRID on one link and family would answer each other's adverts.
+fn check_vrids(instances: &[Located], diags: &mut Diagnostics) {
+    let mut seen: HashMap<(&str, super::Family, u8), &Located> = HashMap::new();
+    for l in instances {
+        let i = &l.instance;
+        let Some(interface) = i.interface.as_deref() else {
+            continue;
+        };
+        match seen.entry((interface, i.family, i.vrid)) {
+            Entry::Occupied(first) => diags.error(
+                &l.vrid_pos,
+                format!(
+                    "({}) VRID {} on interface {interface} ({}) is already used by {} at {}",
+                    i.name,
+                    i.vrid,
+                    i.family,
+                    first.get().instance.name,
+                    first.get().vrid_pos
+                ),
+            ),
+            Entry::Vacant(slot) => {
+                slot.insert(l);
+            }
+        }
+    }
+}
+
+fn check_interfaces(instances: &[Located], host: &dyn Host, diags: &mut Diagnostics) {
+    for l in instances {
+        if let (Some(name), Some(at)) = (&l.instance.interface, &l.interface_pos)
+            && !host.interface_exists(name)
+        {
+            diags.error(
+                at,
+                format!(
+                    "interface {name} for vrrp_instance {} doesn't exist (Non-existent interface specified in configuration)",
+                    l.instance.name
+                ),
+            );
+        }
+    }
+}
+
+fn check_groups(groups: &[LocatedGroup], instances: &[Located], diags: &mut Diagnostics) {
+    let mut member_of: HashMap<&str, &str> = HashMap::new();
+    for g in groups {
+        for member in &g.members {
+            let name = member.text.as_str();
+            if !instances.iter().any(|l| l.instance.name == name) {
+                diags.error(
+                    &member.pos,
+                    format!(
+                        "Virtual router {name} specified in sync group {} doesn't exist",
+                        g.group.name
+                    ),
+                );
+            } else if let Some(other) = member_of.insert(name, &g.group.name) {
+                diags.error(
+                    &member.pos,
+                    format!("VRRP instance {name} cannot be in sync group {} - already in sync group {other}", g.group.name),
+                );
+            }
+        }
+    }
+}
+
+/// keepalived reports a notify script it cannot run when it starts; it then never runs it, so
+/// the command is dropped here too.
+fn check_notify(
+    notify: &mut super::Notify,
+    written: &[(String, Pos)],
+    host: &dyn Host,
+    diags: &mut Diagnostics,
+) {
+    for (keyword, slot) in notify.iter_mut() {
+        let Some(command) = slot else { continue };
+        let Some(problem) = host.script_problem(command.program()) else {
+            continue;
+        };
+        if let Some((_, at)) = written.iter().find(|(k, _)| k == keyword) {
+            diags.warn(
+                at,
+                format!(
+                    "Script {} cannot be accessed - {problem}; {keyword} will not run",
+                    command.program()
+                ),
+            );
+        }
+        *slot = None;
+    }
+}
