@@ -190,11 +190,11 @@ fn check_vrids(instances: &[Located], diags: &mut Diagnostics) {
             Entry::Occupied(first) => diags.error(
                 &l.vrid_pos,
                 format!(
-                    "({}) VRID {} on interface {interface} ({}) is already used by {} at {}",
+                    "{} and {} both use VRID {} with {} on interface {interface} (first at {})",
+                    first.get().instance.name,
                     i.name,
                     i.vrid,
                     i.family,
-                    first.get().instance.name,
                     first.get().vrid_pos
                 ),
             ),
@@ -224,22 +224,25 @@ fn check_interfaces(instances: &[Located], host: &dyn Host, diags: &mut Diagnost
 fn check_groups(groups: &[LocatedGroup], instances: &[Located], diags: &mut Diagnostics) {
     let mut member_of: HashMap<&str, &str> = HashMap::new();
     for g in groups {
+        let group = g.group.name.as_str();
         for member in &g.members {
             let name = member.text.as_str();
             if !instances.iter().any(|l| l.instance.name == name) {
                 diags.error(
                     &member.pos,
-                    format!(
-                        "Virtual router {name} specified in sync group {} doesn't exist",
-                        g.group.name
-                    ),
+                    format!("Virtual router {name} specified in sync group {group} doesn't exist"),
                 );
-            } else if let Some(other) = member_of.insert(name, &g.group.name) {
+            } else if let Some(first) = member_of.get(name) {
                 diags.error(
                     &member.pos,
-                    format!("VRRP instance {name} cannot be in sync group {} - already in sync group {other}", g.group.name),
+                    format!("Virtual router {name} cannot exist in more than one sync group (already in {first})"),
                 );
+            } else {
+                member_of.insert(name, group);
             }
+        }
+        if g.members.len() == 1 {
+            diags.warn(&g.pos, format!("Sync group {group} has only 1 virtual router(s) - this probably isn't what you want"));
         }
     }
 }

@@ -142,9 +142,10 @@ fn lex_line(
                 }
             },
             _ => {
+                // keepalived ends a word at '!' or '#' too: `auth_pass ab#cd` sets "ab".
                 while i < chars.len()
                     && !chars[i].is_whitespace()
-                    && !matches!(chars[i], '{' | '}' | '"')
+                    && !matches!(chars[i], '{' | '}' | '"' | '!' | '#')
                 {
                     i += 1;
                 }
@@ -236,7 +237,7 @@ fn include(
         // keepalived only logs this unless started with -e / --all-config.
         diags.warn(
             &pattern.pos,
-            format!("No config files matched '{}'", pattern.text),
+            format!("Config files missing '{}'.", pattern.text),
         );
     }
 }
@@ -280,14 +281,15 @@ mod tests {
     }
 
     #[test]
-    fn comments_anywhere_but_inside_words_and_quotes() {
-        let (t, _) = kinds_and_texts("! whole line\n# also\na b # trailing\nc d!e \"x # y\" ! z\n");
+    fn comments_anywhere_but_inside_quotes() {
+        let (t, _) =
+            kinds_and_texts("! whole line\n# also\na b # trailing\nc d!e \"x # y\"\nf g#h\n");
         let texts: Vec<_> = t
             .iter()
             .filter(|t| t.0 != Kind::EndOfLine)
             .map(|t| t.1.as_str())
             .collect();
-        assert_eq!(texts, ["a", "b", "c", "d!e", "x # y"]);
+        assert_eq!(texts, ["a", "b", "c", "d", "f", "g"]);
     }
 
     #[test]
@@ -341,7 +343,7 @@ mod tests {
         assert_eq!(t[0], w("a", 2, 1));
         assert_eq!(
             d.to_string(),
-            "t.conf:1:9: warning: No config files matched '/nonexistent-xvrrp-dir/*.conf'\n"
+            "t.conf:1:9: warning: Config files missing '/nonexistent-xvrrp-dir/*.conf'.\n"
         );
     }
 

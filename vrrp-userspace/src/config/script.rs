@@ -150,9 +150,9 @@ impl VrrpScript {
             }
         }
         let Some((line, at)) = line else {
-            diags.error(
+            diags.warn(
                 node.pos(),
-                format!("vrrp_script {owner} has no 'script' to run"),
+                format!("No script set for vrrp_script {owner} - removing"),
             );
             return None;
         };
@@ -278,7 +278,7 @@ mod tests {
              s.conf:3:12: error: invalid number 'x' for interval\n\
              s.conf:4:12: error: unexpected 'sideways' after weight (expected reverse or noreverse)\n\
              s.conf:5:3: warning: 'init_fail' is a keepalived feature xvrrp does not implement; ignored\n\
-             s.conf:1:1: error: vrrp_script s1 has no 'script' to run\n"
+             s.conf:1:1: warning: No script set for vrrp_script s1 - removing\n"
         );
         let (n, mut d) = first("vrrp_script {\n}\n");
         assert!(VrrpScript::parse(&n, &mut d).is_none());

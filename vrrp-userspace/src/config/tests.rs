@@ -441,7 +441,7 @@ fn error_classes_with_exact_positions() {
         (
             "vrrp_instance A {\n interface eth0\n virtual_router_id 7\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n\
              vrrp_instance B {\n interface eth0\n virtual_router_id 7\n virtual_ipaddress {\n  192.0.2.2\n }\n}\n",
-            "k.conf:10:20: error: (B) VRID 7 on interface eth0 (IPv4) is already used by A at k.conf:3:20\n",
+            "k.conf:10:20: error: A and B both use VRID 7 with IPv4 on interface eth0 (first at k.conf:3:20)\n",
         ),
         (
             "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n track_script {\n  nosuch\n }\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n",
@@ -454,7 +454,8 @@ fn error_classes_with_exact_positions() {
         (
             "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n\
              vrrp_sync_group G1 {\n group {\n  V\n }\n}\nvrrp_sync_group G2 {\n group {\n  V\n  W\n }\n}\n",
-            "k.conf:15:3: error: VRRP instance V cannot be in sync group G2 - already in sync group G1\n\
+            "k.conf:8:1: warning: Sync group G1 has only 1 virtual router(s) - this probably isn't what you want\n\
+             k.conf:15:3: error: Virtual router V cannot exist in more than one sync group (already in G1)\n\
              k.conf:16:3: error: Virtual router W specified in sync group G2 doesn't exist\n",
         ),
         (
