@@ -102,9 +102,8 @@ pub fn assemble(nodes: &[Node], host: &dyn Host, diags: &mut Diagnostics) -> Con
     });
 
     for located in &mut instances {
-        let name = located.instance.name.clone();
-        located.instance.track_scripts = resolve(
-            &name,
+        let track_scripts = resolve(
+            &located.instance,
             "script",
             &located.track_scripts,
             diags,
@@ -114,8 +113,8 @@ pub fn assemble(nodes: &[Node], host: &dyn Host, diags: &mut Diagnostics) -> Con
                 None => Lookup::Missing,
             },
         );
-        located.instance.track_files = resolve(
-            &name,
+        let track_files = resolve(
+            &located.instance,
             "file",
             &located.track_files,
             diags,
@@ -124,6 +123,8 @@ pub fn assemble(nodes: &[Node], host: &dyn Host, diags: &mut Diagnostics) -> Con
                 None => Lookup::Missing,
             },
         );
+        located.instance.track_scripts = track_scripts;
+        located.instance.track_files = track_files;
     }
     check_groups(&groups, &instances, diags);
     for l in &mut instances {
@@ -132,6 +133,7 @@ pub fn assemble(nodes: &[Node], host: &dyn Host, diags: &mut Diagnostics) -> Con
     for g in &mut groups {
         check_notify(&mut g.group.notify, &g.notify_pos, host, diags);
     }
+    check_script_user(&global, &scripts, &instances, &groups, host, diags);
 
     Config {
         global,
@@ -149,19 +151,29 @@ enum Lookup {
     Missing,
 }
 
+/// Names to tracked objects, with the entry's weight or else the object's own. The address
+/// owner drops weighted entries, as keepalived does: its priority cannot move.
 fn resolve(
-    instance: &str,
+    instance: &super::Instance,
     kind: &str,
     refs: &[TrackRef],
     diags: &mut Diagnostics,
     lookup: impl Fn(&str) -> Lookup,
 ) -> Vec<Tracked> {
+    let owner = &instance.name;
     let mut tracked = Vec::new();
     for r in refs {
         let name = r.name.text.as_str();
         match lookup(name) {
             Lookup::Found(weight, reverse) => {
                 let (weight, reverse) = r.weight.unwrap_or((weight, reverse));
+                if instance.priority == 255 && weight != 0 {
+                    diags.warn(
+                        &r.name.pos,
+                        format!("({owner}) ignoring tracked {kind} {name} with weights due to address_owner"),
+                    );
+                    continue;
+                }
                 tracked.push(Tracked {
                     name: name.to_string(),
                     weight,
@@ -171,7 +183,7 @@ fn resolve(
             Lookup::Disabled => {}
             Lookup::Missing => diags.error(
                 &r.name.pos,
-                format!("({instance}) track {kind} {name} not found"),
+                format!("({owner}) track {kind} {name} not found"),
             ),
         }
     }
@@ -270,5 +282,49 @@ fn check_notify(
             );
         }
         *slot = None;
+    }
+}
+
+/// keepalived runs scripts as `script_user`, else as `keepalived_script`, else as root; the
+/// last without `enable_script_security` is what it calls a security violation.
+fn check_script_user(
+    global: &GlobalDefs,
+    scripts: &[(VrrpScript, Pos, Pos)],
+    instances: &[Located],
+    groups: &[LocatedGroup],
+    host: &dyn Host,
+    diags: &mut Diagnostics,
+) {
+    if global.script_user.is_some()
+        || global.enable_script_security
+        || host.user_exists("keepalived_script")
+    {
+        return;
+    }
+    let notify_at = |notify: &super::Notify, written: &[(String, Pos)]| {
+        written
+            .iter()
+            .find(|(keyword, _)| notify.iter().any(|(k, c)| k == keyword && c.is_some()))
+            .map(|(_, at)| at.clone())
+    };
+    let first = scripts
+        .iter()
+        .map(|(_, at, _)| at.clone())
+        .chain(
+            instances
+                .iter()
+                .filter_map(|l| notify_at(&l.instance.notify, &l.notify_pos)),
+        )
+        .chain(
+            groups
+                .iter()
+                .filter_map(|g| notify_at(&g.group.notify, &g.notify_pos)),
+        )
+        .next();
+    if let Some(at) = first {
+        diags.warn(
+            &at,
+            "SECURITY VIOLATION - scripts are being executed but script_security not enabled (no script_user, and user keepalived_script does not exist: scripts run as root)",
+        );
     }
 }

@@ -7,6 +7,7 @@ pub trait Host {
     fn interface_exists(&self, name: &str) -> bool;
     /// Why `program` (a path, or a name looked up in `PATH`) cannot be executed, if it cannot.
     fn script_problem(&self, program: &str) -> Option<String>;
+    fn user_exists(&self, name: &str) -> bool;
 }
 
 /// The machine this process runs on.
@@ -44,6 +45,27 @@ impl Host for System {
             Some(std::io::Error::last_os_error().to_string())
         }
     }
+
+    fn user_exists(&self, name: &str) -> bool {
+        let Ok(c_name) = CString::new(name) else {
+            return false;
+        };
+        // SAFETY: passwd is plain C data (integers and pointers); all zeroes is a valid value.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut buf = vec![0 as libc::c_char; 16 * 1024];
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: getpwnam_r writes only into `pwd`, `buf` (of the length given) and `found`.
+        let rc = unsafe {
+            libc::getpwnam_r(
+                c_name.as_ptr(),
+                &mut pwd,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut found,
+            )
+        };
+        rc == 0 && !found.is_null()
+    }
 }
 
 #[cfg(test)]
@@ -55,6 +77,8 @@ mod tests {
         assert!(System.interface_exists("lo"));
         assert!(!System.interface_exists("xvrrp-no-such-if"));
         assert!(!System.interface_exists("nul\0byte"));
+        assert!(System.user_exists("root"));
+        assert!(!System.user_exists("xvrrp-no-such-user"));
         assert_eq!(System.script_problem("/bin/sh"), None);
         assert_eq!(System.script_problem("sh"), None);
         assert!(

@@ -600,9 +600,9 @@ impl Raw {
         let track_interfaces = self
             .track_interfaces
             .into_iter()
-            .filter(|t| {
-                let own = interface.as_deref() == Some(t.name.text.as_str());
-                if own {
+            .filter_map(|t| {
+                let (weight, reverse) = t.weight.unwrap_or((0, false));
+                if interface.as_deref() == Some(t.name.text.as_str()) {
                     diags.warn(
                         &t.name.pos,
                         format!(
@@ -610,16 +610,24 @@ impl Raw {
                             t.name.text
                         ),
                     );
+                    return None;
                 }
-                !own
-            })
-            .map(|t| {
-                let (weight, reverse) = t.weight.unwrap_or((0, false));
-                Tracked {
+                // The address owner's priority is fixed at 255, so a weight could only lower it.
+                if priority == 255 && weight != 0 {
+                    diags.warn(
+                        &t.name.pos,
+                        format!(
+                            "({n}) ignoring {} tracked interface due to address owner",
+                            t.name.text
+                        ),
+                    );
+                    return None;
+                }
+                Some(Tracked {
                     name: t.name.text,
                     weight,
                     reverse,
-                }
+                })
             })
             .collect();
 

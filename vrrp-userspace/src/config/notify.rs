@@ -68,6 +68,17 @@ impl Notify {
         Some(Some(node.args[0].pos.clone()))
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Option<Command>)> {
+        [
+            ("notify_master", &self.master),
+            ("notify_backup", &self.backup),
+            ("notify_fault", &self.fault),
+            ("notify_stop", &self.stop),
+            ("notify", &self.any),
+        ]
+        .into_iter()
+    }
+
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&'static str, &mut Option<Command>)> {
         [
             ("notify_master", &mut self.master),

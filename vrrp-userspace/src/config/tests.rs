@@ -24,6 +24,10 @@ impl Host for FakeHost {
     fn script_problem(&self, program: &str) -> Option<String> {
         (!program.starts_with("/usr/bin/")).then(|| "No such file or directory".to_string())
     }
+
+    fn user_exists(&self, _: &str) -> bool {
+        false
+    }
 }
 
 const ETH: FakeHost = FakeHost {
@@ -152,6 +156,9 @@ fn seed_with_scripts_in_place_tracks_the_script() {
         }
         fn script_problem(&self, _: &str) -> Option<String> {
             None
+        }
+        fn user_exists(&self, _: &str) -> bool {
+            true
         }
     }
     let (result, _) = seed_report("seed-master.conf", &Everything);
@@ -490,7 +497,9 @@ fn error_classes_with_exact_positions() {
         ),
         (
             "vrrp_script s {\n script /usr/bin/a\n}\nvrrp_script s {\n script /usr/bin/b\n}\n",
-            "k.conf:4:1: error: vrrp_script s already defined at k.conf:1:1\n",
+            "k.conf:4:1: error: vrrp_script s already defined at k.conf:1:1\n\
+             k.conf:2:9: warning: SECURITY VIOLATION - scripts are being executed but script_security not enabled \
+             (no script_user, and user keepalived_script does not exist: scripts run as root)\n",
         ),
     ];
     for (text, expected) in cases {
@@ -549,6 +558,14 @@ fn keepalived_fixups_are_warnings() {
              k.conf:3:2: warning: Unknown keyword 'frobnicate'\n\
              k.conf:5:1: warning: 'virtual_server' is a keepalived feature xvrrp does not implement; ignored\n\
              k.conf:12:2: warning: 'use_vmac' is a keepalived feature xvrrp does not implement; ignored\n",
+        ),
+        (
+            "vrrp_script s {\n script /usr/bin/s\n weight 10\n}\nvrrp_instance V {\n interface eth0\n virtual_router_id 1\n priority 255\n\
+             track_interface {\n  eth1 weight 5\n  eth2\n }\n track_script {\n  s\n }\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n",
+            "k.conf:10:3: warning: (V) ignoring eth1 tracked interface due to address owner\n\
+             k.conf:14:3: warning: (V) ignoring tracked script s with weights due to address_owner\n\
+             k.conf:2:9: warning: SECURITY VIOLATION - scripts are being executed but script_security not enabled \
+             (no script_user, and user keepalived_script does not exist: scripts run as root)\n",
         ),
         (
             "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n version 2\n virtual_ipaddress {\n  fe80::1\n }\n}\n",
@@ -625,7 +642,7 @@ fn includes_glob_relative_to_the_including_file_and_keep_positions() {
     let dir = TempDir::new("include");
     let main = dir.write(
         "keepalived.conf",
-        "global_defs {\n  router_id R\n}\ninclude conf.d/*.conf\n",
+        "global_defs {\n  router_id R\n  script_user nobody\n}\ninclude conf.d/*.conf\n",
     );
     dir.write(
         "conf.d/10-script.conf",
