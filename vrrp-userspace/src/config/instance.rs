@@ -739,3 +739,81 @@ impl Located {
         raw.complete(name, node.pos(), global, diags)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{lexer::lex, tree::parse};
+
+    fn at() -> Pos {
+        Pos {
+            file: Path::new("i.conf").into(),
+            line: 1,
+            col: 1,
+        }
+    }
+
+    #[test]
+    fn advert_interval_per_version() {
+        let mut d = Diagnostics::default();
+        let mut adv = |us: u64, v: Version| advert_int("V", Some((us, at())), v, &mut d);
+        assert_eq!(adv(1_000_000, Version::V2), Centisecs(100));
+        assert_eq!(
+            adv(400_000, Version::V2),
+            Centisecs(100),
+            "never rounds down to 0"
+        );
+        assert_eq!(adv(2_500_000, Version::V2), Centisecs(300), "half up");
+        assert_eq!(adv(10_000, Version::V3), Centisecs(1));
+        assert_eq!(adv(15_000, Version::V3), Centisecs(2));
+        assert_eq!(adv(40_950_000, Version::V3), Centisecs(4095));
+        assert_eq!(adv(40_960_000, Version::V3), Centisecs(4095));
+        assert_eq!(d.warnings().count(), 4);
+        assert_eq!(advert_int("V", None, Version::V3, &mut d), Centisecs(100));
+    }
+
+    #[test]
+    fn addresses_per_advert() {
+        assert_eq!(max_vips(Family::Ipv4, Version::V2, None), 255);
+        assert_eq!(max_vips(Family::Ipv6, Version::V3, None), 89);
+    }
+
+    #[test]
+    fn on_off_words() {
+        let mut d = Diagnostics::default();
+        let nodes = parse(
+            &lex(
+                Path::new("i.conf"),
+                "strict_mode\nstrict_mode off\nstrict_mode YES\nstrict_mode maybe\n",
+                &mut d,
+            ),
+            &mut d,
+        );
+        let got: Vec<_> = nodes.iter().map(|n| bool_word(n, &mut d)).collect();
+        assert_eq!(got, [Some(true), Some(false), Some(true), None]);
+        assert_eq!(
+            d.to_string(),
+            "i.conf:4:13: error: invalid strict_mode 'maybe' (expected on|off|true|false|yes|no)\n"
+        );
+    }
+
+    #[test]
+    fn too_many_vips_move_to_excluded() {
+        let mut d = Diagnostics::default();
+        let vips: String = (0..100).map(|i| format!("  2001:db8::{i:x}\n")).collect();
+        let text = format!(
+            "vrrp_instance V {{\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {{\n{vips} }}\n}}\n"
+        );
+        let nodes = parse(&lex(Path::new("i.conf"), &text, &mut d), &mut d);
+        let l = Located::parse(&nodes[0], &GlobalDefs::default(), &mut d).unwrap();
+        assert_eq!(
+            (l.instance.vips.len(), l.instance.excluded_vips.len()),
+            (89, 11)
+        );
+        assert!(d.to_string().contains(
+            "i.conf:1:1: warning: (V) Number of VIPs (100) exceeds maximum/space available in packet (max 89 addresses) - excess moved to eVIPs\n"
+        ));
+    }
+}
