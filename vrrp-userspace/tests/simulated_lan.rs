@@ -13,8 +13,8 @@ use std::{
 use proptest::prelude::*;
 use vrrp_userspace::{
     fsm::{
-        Action, Advert, Config, Event, GarpConfig, Instance, State, TimerId, Tracker, TrackerId, Version,
-        master_down_interval, skew_time,
+        Action, Advert, Config, Event, GarpConfig, Instance, State, TimerId, Tracker, TrackerId,
+        Version, master_down_interval, skew_time,
     },
     time::{Centisecs, Monotonic},
 };
@@ -46,7 +46,10 @@ impl Router {
     }
 
     fn running(&self) -> bool {
-        matches!(self.state(), Some(State::Backup | State::Master | State::Fault))
+        matches!(
+            self.state(),
+            Some(State::Backup | State::Master | State::Fault)
+        )
     }
 }
 
@@ -72,13 +75,28 @@ impl Lan {
         let side = vec![0; configs.len()];
         let routers = configs
             .into_iter()
-            .map(|cfg| Router { cfg, instance: None, timers: HashMap::new(), vips: false, tracker_failing: false, heard: None })
+            .map(|cfg| Router {
+                cfg,
+                instance: None,
+                timers: HashMap::new(),
+                vips: false,
+                tracker_failing: false,
+                heard: None,
+            })
             .collect();
-        Lan { now: Monotonic(1_000_000_000), routers, in_flight: Vec::new(), side, transitions: Vec::new() }
+        Lan {
+            now: Monotonic(1_000_000_000),
+            routers,
+            in_flight: Vec::new(),
+            side,
+            transitions: Vec::new(),
+        }
     }
 
     fn event(&mut self, i: usize, event: Event) {
-        let Some(instance) = self.routers[i].instance.as_mut() else { return };
+        let Some(instance) = self.routers[i].instance.as_mut() else {
+            return;
+        };
         let actions = instance.handle(event, self.now);
         let state = instance.state();
         for action in actions {
@@ -89,8 +107,15 @@ impl Lan {
                         priority,
                         max_adver_int: self.routers[i].cfg.advert_interval,
                     };
-                    for to in (0..self.routers.len()).filter(|&to| to != i && self.side[to] == self.side[i]) {
-                        self.in_flight.push(Delivery { at: self.now + LATENCY, from: i, to, advert });
+                    for to in (0..self.routers.len())
+                        .filter(|&to| to != i && self.side[to] == self.side[i])
+                    {
+                        self.in_flight.push(Delivery {
+                            at: self.now + LATENCY,
+                            from: i,
+                            to,
+                            advert,
+                        });
                     }
                 }
                 Action::AddVips { .. } => self.routers[i].vips = true,
@@ -117,7 +142,13 @@ impl Lan {
     fn toggle_tracker(&mut self, i: usize) {
         let failing = !self.routers[i].tracker_failing;
         self.routers[i].tracker_failing = failing;
-        self.event(i, Event::Tracker { id: TRACKER, failing });
+        self.event(
+            i,
+            Event::Tracker {
+                id: TRACKER,
+                failing,
+            },
+        );
     }
 
     fn crash(&mut self, i: usize) {
@@ -143,7 +174,12 @@ impl Lan {
                 .enumerate()
                 .flat_map(|(i, r)| r.timers.iter().map(move |(&t, &at)| (at, i, t)))
                 .min_by_key(|&(at, i, _)| (at, i));
-            let next_delivery = self.in_flight.iter().enumerate().min_by_key(|(_, d)| d.at).map(|(k, d)| (d.at, k));
+            let next_delivery = self
+                .in_flight
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, d)| d.at)
+                .map(|(k, d)| (d.at, k));
             match (next_timer, next_delivery) {
                 (Some((at, i, timer)), d) if at <= until && d.is_none_or(|(dat, _)| at <= dat) => {
                     self.now = self.now.max(at);
@@ -173,11 +209,16 @@ impl Lan {
     }
 
     fn masters(&self) -> Vec<usize> {
-        (0..self.routers.len()).filter(|&i| self.routers[i].state() == Some(State::Master)).collect()
+        (0..self.routers.len())
+            .filter(|&i| self.routers[i].state() == Some(State::Master))
+            .collect()
     }
 
     fn priority(&self, i: usize) -> u8 {
-        self.routers[i].instance.as_ref().map_or(0, Instance::priority)
+        self.routers[i]
+            .instance
+            .as_ref()
+            .map_or(0, Instance::priority)
     }
 
     /// Master_Down_Interval + one Advertisement_Interval for the slowest running router, plus
@@ -188,7 +229,8 @@ impl Lan {
             .filter_map(|r| r.instance.as_ref())
             .map(|i| {
                 let c = i.config();
-                master_down_interval(c.version, i.priority(), c.advert_interval) + c.advert_interval.as_duration()
+                master_down_interval(c.version, i.priority(), c.advert_interval)
+                    + c.advert_interval.as_duration()
             })
             .max()
             .unwrap_or_default()
@@ -196,11 +238,25 @@ impl Lan {
     }
 }
 
-fn config(i: usize, version: Version, priority: u8, interval: Centisecs, weight: i16, nopreempt: bool) -> Config {
+fn config(
+    i: usize,
+    version: Version,
+    priority: u8,
+    interval: Centisecs,
+    weight: i16,
+    nopreempt: bool,
+) -> Config {
     let mut cfg = Config::new(version, priority, interval, address(i));
     cfg.nopreempt = nopreempt;
-    cfg.garp = GarpConfig { master_delay: Centisecs(0), ..GarpConfig::default() };
-    cfg.trackers = vec![Tracker { id: TRACKER, weight, failing: false }];
+    cfg.garp = GarpConfig {
+        master_delay: Centisecs(0),
+        ..GarpConfig::default()
+    };
+    cfg.trackers = vec![Tracker {
+        id: TRACKER,
+        weight,
+        failing: false,
+    }];
     cfg
 }
 
@@ -222,9 +278,16 @@ fn shutdown_hands_over_after_skew_time_not_master_down_interval() {
         let t = lan.now;
         lan.event(0, Event::Shutdown);
         lan.advance(Duration::from_secs(10));
-        let took_over = lan.transitions.iter().find(|&&(at, i, s)| at > t && i == 1 && s == State::Master);
+        let took_over = lan
+            .transitions
+            .iter()
+            .find(|&&(at, i, s)| at > t && i == 1 && s == State::Master);
         let skew = skew_time(version, 100, interval);
-        assert_eq!(took_over.map(|&(at, ..)| at), Some(t + LATENCY + skew), "{version:?}");
+        assert_eq!(
+            took_over.map(|&(at, ..)| at),
+            Some(t + LATENCY + skew),
+            "{version:?}"
+        );
         assert!(skew < master_down_interval(version, 100, interval));
     }
 }
@@ -242,14 +305,22 @@ fn a_crash_hands_over_after_master_down_interval() {
     let last_heard = lan.routers[1].heard.expect("router 1 heard the Master");
     lan.crash(0);
     lan.advance(Duration::from_secs(10));
-    let took_over = lan.transitions.iter().find(|&&(_, i, s)| i == 1 && s == State::Master);
-    assert_eq!(took_over.map(|&(at, ..)| at), Some(last_heard + master_down_interval(Version::V3, 100, interval)));
+    let took_over = lan
+        .transitions
+        .iter()
+        .find(|&&(_, i, s)| i == 1 && s == State::Master);
+    assert_eq!(
+        took_over.map(|&(at, ..)| at),
+        Some(last_heard + master_down_interval(Version::V3, 100, interval))
+    );
 }
 
 #[test]
 fn equal_priorities_started_together_elect_the_greatest_address() {
     for n in [2, 3] {
-        let configs = (0..n).map(|i| config(i, Version::V3, 100, Centisecs(100), -10, false)).collect();
+        let configs = (0..n)
+            .map(|i| config(i, Version::V3, 100, Centisecs(100), -10, false))
+            .collect();
         let mut lan = Lan::new(configs);
         for i in 0..n {
             lan.start(i);
@@ -271,7 +342,11 @@ fn nopreempt_keeps_a_lower_priority_master() {
     assert_eq!(lan.masters(), vec![1]);
     lan.start(0);
     lan.advance(Duration::from_secs(30));
-    assert_eq!(lan.masters(), vec![1], "the higher priority router must not preempt");
+    assert_eq!(
+        lan.masters(),
+        vec![1],
+        "the higher priority router must not preempt"
+    );
 
     // The same with preemption: router 0 takes over within its Master_Down_Interval.
     let mut lan = Lan::new(vec![
@@ -340,11 +415,22 @@ struct Setup {
 }
 
 fn setup() -> impl Strategy<Value = Setup> {
-    (2usize..=3, prop_oneof![Just(Version::V2), Just(Version::V3)], prop_oneof![Just(10u32), Just(50), Just(100)])
+    (
+        2usize..=3,
+        prop_oneof![Just(Version::V2), Just(Version::V3)],
+        prop_oneof![Just(10u32), Just(50), Just(100)],
+    )
         .prop_flat_map(|(n, version, cs)| {
-            let interval = if version == Version::V2 { Centisecs(100) } else { Centisecs(cs) };
+            let interval = if version == Version::V2 {
+                Centisecs(100)
+            } else {
+                Centisecs(cs)
+            };
             // Few distinct priorities, so ties happen often.
-            let router = (prop_oneof![Just(90u8), Just(100), Just(110), Just(255)], prop_oneof![Just(-15i16), Just(-25), Just(30)]);
+            let router = (
+                prop_oneof![Just(90u8), Just(100), Just(110), Just(255)],
+                prop_oneof![Just(-15i16), Just(-25), Just(30)],
+            );
             (
                 Just(version),
                 Just(interval),
@@ -352,7 +438,12 @@ fn setup() -> impl Strategy<Value = Setup> {
                 prop::collection::vec((0u32..600, change(n)), 1..12),
             )
         })
-        .prop_map(|(version, interval, routers, history)| Setup { version, interval, routers, history })
+        .prop_map(|(version, interval, routers, history)| Setup {
+            version,
+            interval,
+            routers,
+            history,
+        })
 }
 
 impl Setup {
@@ -398,9 +489,13 @@ fn apply(lan: &mut Lan, change: Change) -> bool {
 
 /// Asserts that, right now, exactly the router RFC 5798 elects is Master and holds the VIPs.
 fn assert_elected(lan: &Lan) -> Result<(), TestCaseError> {
-    let running: Vec<usize> = (0..lan.routers.len()).filter(|&i| lan.routers[i].running()).collect();
+    let running: Vec<usize> = (0..lan.routers.len())
+        .filter(|&i| lan.routers[i].running())
+        .collect();
     let masters = lan.masters();
-    let holders: Vec<usize> = (0..lan.routers.len()).filter(|&i| lan.routers[i].vips).collect();
+    let holders: Vec<usize> = (0..lan.routers.len())
+        .filter(|&i| lan.routers[i].vips)
+        .collect();
     prop_assert_eq!(&holders, &masters, "VIPs are held by exactly the Masters");
     if running.is_empty() {
         prop_assert!(masters.is_empty());
@@ -411,7 +506,12 @@ fn assert_elected(lan: &Lan) -> Result<(), TestCaseError> {
     // equal-priority Master whatever its address, so the address decides only between routers
     // that are Master at the same time; `equal_priorities_started_together…` covers that.
     let top = running.iter().map(|&i| lan.priority(i)).max().unwrap();
-    prop_assert_eq!(lan.priority(masters[0]), top, "Master {} is not of the highest priority", masters[0]);
+    prop_assert_eq!(
+        lan.priority(masters[0]),
+        top,
+        "Master {} is not of the highest priority",
+        masters[0]
+    );
     Ok(())
 }
 

@@ -44,7 +44,9 @@ impl Default for GarpConfig {
 impl GarpConfig {
     /// The first burst, and the timers for the delayed burst and the refresh.
     pub(crate) fn on_master(&self, armed: &mut Armed, out: &mut Vec<Action>, now: Monotonic) {
-        out.push(Action::SendGarp { count: self.master_repeat });
+        out.push(Action::SendGarp {
+            count: self.master_repeat,
+        });
         if self.master_delay.0 > 0 {
             armed.arm(out, TimerId::GarpDelay, now + self.master_delay);
         }
@@ -59,11 +61,21 @@ impl GarpConfig {
     }
 
     /// Handles a due GARP timer; the caller checked it is one of ours and due.
-    pub(crate) fn on_timer(&self, timer: TimerId, armed: &mut Armed, out: &mut Vec<Action>, now: Monotonic) {
+    pub(crate) fn on_timer(
+        &self,
+        timer: TimerId,
+        armed: &mut Armed,
+        out: &mut Vec<Action>,
+        now: Monotonic,
+    ) {
         match timer {
-            TimerId::GarpDelay => out.push(Action::SendGarp { count: self.master_repeat }),
+            TimerId::GarpDelay => out.push(Action::SendGarp {
+                count: self.master_repeat,
+            }),
             TimerId::GarpRefresh => {
-                out.push(Action::SendGarp { count: self.master_refresh_repeat });
+                out.push(Action::SendGarp {
+                    count: self.master_refresh_repeat,
+                });
                 armed.arm(out, TimerId::GarpRefresh, now + self.master_refresh);
             }
             TimerId::Adver | TimerId::MasterDown => unreachable!("not a GARP timer: {timer:?}"),
@@ -81,23 +93,37 @@ mod tests {
     fn defaults_are_keepalived_s() {
         let g = GarpConfig::default();
         assert_eq!((g.master_delay, g.master_repeat), (Centisecs(500), 5));
-        assert_eq!((g.master_refresh, g.master_refresh_repeat), (Centisecs(0), 1));
+        assert_eq!(
+            (g.master_refresh, g.master_refresh_repeat),
+            (Centisecs(0), 1)
+        );
     }
 
     #[test]
     fn becoming_master_sends_a_burst_and_schedules_the_second() {
-        let g = GarpConfig { master_repeat: 3, ..GarpConfig::default() };
+        let g = GarpConfig {
+            master_repeat: 3,
+            ..GarpConfig::default()
+        };
         let (mut armed, mut out) = (Armed::default(), Vec::new());
         g.on_master(&mut armed, &mut out, T0);
         assert_eq!(
             out,
             vec![
                 Action::SendGarp { count: 3 },
-                Action::ArmTimer { timer: TimerId::GarpDelay, at: T0 + Centisecs(500) },
+                Action::ArmTimer {
+                    timer: TimerId::GarpDelay,
+                    at: T0 + Centisecs(500)
+                },
             ]
         );
         out.clear();
-        g.on_timer(TimerId::GarpDelay, &mut armed, &mut out, T0 + Centisecs(500));
+        g.on_timer(
+            TimerId::GarpDelay,
+            &mut armed,
+            &mut out,
+            T0 + Centisecs(500),
+        );
         assert_eq!(out, vec![Action::SendGarp { count: 3 }]);
     }
 
@@ -115,7 +141,10 @@ mod tests {
             out,
             vec![
                 Action::SendGarp { count: 5 },
-                Action::ArmTimer { timer: TimerId::GarpRefresh, at: T0 + Centisecs(6000) },
+                Action::ArmTimer {
+                    timer: TimerId::GarpRefresh,
+                    at: T0 + Centisecs(6000)
+                },
             ]
         );
         out.clear();
@@ -125,7 +154,10 @@ mod tests {
             out,
             vec![
                 Action::SendGarp { count: 2 },
-                Action::ArmTimer { timer: TimerId::GarpRefresh, at: t1 + Centisecs(6000) },
+                Action::ArmTimer {
+                    timer: TimerId::GarpRefresh,
+                    at: t1 + Centisecs(6000)
+                },
             ]
         );
         out.clear();

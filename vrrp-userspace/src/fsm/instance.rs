@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::{
-    Action, Adjustment, Advert, Config, Event, InitialState, NotifyState, PRIORITY_OWNER, PRIORITY_STOP, State,
-    TimerId, TrackerId, Version,
+    Action, Adjustment, Advert, Config, Event, InitialState, NotifyState, PRIORITY_OWNER,
+    PRIORITY_STOP, State, TimerId, TrackerId, Version,
     priority::Priorities,
     timers::{Armed, master_down_interval, skew_time},
 };
@@ -181,7 +181,8 @@ impl Instance {
         // unless a Master answers.
         let wait = match self.cfg.initial_state {
             InitialState::Master => {
-                self.master_adver_int.as_duration() + skew_time(self.cfg.version, PRIORITY_OWNER, self.master_adver_int)
+                self.master_adver_int.as_duration()
+                    + skew_time(self.cfg.version, PRIORITY_OWNER, self.master_adver_int)
             }
             InitialState::Backup => self.master_down_interval(),
         };
@@ -241,10 +242,15 @@ impl Instance {
     /// sends the advert before adding addresses so the old Master drops them before our GARPs.
     fn become_master(&mut self, now: Monotonic, out: &mut Vec<Action>) {
         self.armed.cancel(out, TimerId::MasterDown);
-        out.push(Action::SendAdvert { priority: self.priority() });
-        out.push(Action::AddVips { accept: self.accept_mode() });
+        out.push(Action::SendAdvert {
+            priority: self.priority(),
+        });
+        out.push(Action::AddVips {
+            accept: self.accept_mode(),
+        });
         self.cfg.garp.on_master(&mut self.armed, out, now);
-        self.armed.arm(out, TimerId::Adver, now + self.cfg.advert_interval);
+        self.armed
+            .arm(out, TimerId::Adver, now + self.cfg.advert_interval);
         self.group.wants_master = false;
         self.enter(State::Master, out);
     }
@@ -258,7 +264,8 @@ impl Instance {
             return;
         }
         let local = self.priority();
-        let higher = advert.priority > local || (advert.priority == local && advert.src > self.cfg.primary_address);
+        let higher = advert.priority > local
+            || (advert.priority == local && advert.src > self.cfg.primary_address);
         if higher {
             if self.cfg.version == Version::V3 && advert.max_adver_int.0 > 0 {
                 self.master_adver_int = advert.max_adver_int;
@@ -270,8 +277,11 @@ impl Instance {
 
     /// RFC 5798 §6.4.3 "If the Adver_Timer fires", and the reply to a priority-0 advert.
     fn send_advert(&mut self, now: Monotonic, out: &mut Vec<Action>) {
-        out.push(Action::SendAdvert { priority: self.priority() });
-        self.armed.arm(out, TimerId::Adver, now + self.cfg.advert_interval);
+        out.push(Action::SendAdvert {
+            priority: self.priority(),
+        });
+        self.armed
+            .arm(out, TimerId::Adver, now + self.cfg.advert_interval);
     }
 
     /// Master→Backup: cancel Adver_Timer, arm Master_Down_Timer, release the addresses (a
@@ -298,7 +308,9 @@ impl Instance {
             State::Initialize => return,
             State::Master => {
                 self.leave_master(out);
-                out.push(Action::SendAdvert { priority: PRIORITY_STOP });
+                out.push(Action::SendAdvert {
+                    priority: PRIORITY_STOP,
+                });
                 out.push(Action::RemoveVips);
             }
             State::Backup => self.armed.cancel(out, TimerId::MasterDown),
@@ -320,20 +332,30 @@ impl Instance {
         }
     }
 
-    fn tracker_changed(&mut self, id: TrackerId, failing: bool, now: Monotonic, out: &mut Vec<Action>) {
+    fn tracker_changed(
+        &mut self,
+        id: TrackerId,
+        failing: bool,
+        now: Monotonic,
+        out: &mut Vec<Action>,
+    ) {
         let before = self.master_down_interval();
+        let was_backup = self.state == State::Backup;
         if !self.priorities.set(id, failing) {
             return;
         }
         self.health_changed(now, out);
-        if self.state == State::Backup {
+        // A Backup that just left FAULT armed its timer with the new priority already.
+        if was_backup && self.state == State::Backup {
             // keepalived's vrrp_set_effective_priority: the running down timer moves by the
             // change in Skew_Time, so a Backup whose priority rose preempts sooner.
             let after = self.master_down_interval();
             if let Some(at) = self.armed.deadline(TimerId::MasterDown)
                 && after != before
             {
-                let moved = Monotonic((at.0 + after.as_nanos() as u64).saturating_sub(before.as_nanos() as u64));
+                let moved = Monotonic(
+                    (at.0 + after.as_nanos() as u64).saturating_sub(before.as_nanos() as u64),
+                );
                 self.armed.arm(out, TimerId::MasterDown, moved.max(now));
             }
         }
@@ -354,7 +376,9 @@ impl Instance {
         match self.state {
             State::Master => {
                 self.leave_master(out);
-                out.push(Action::SendAdvert { priority: PRIORITY_STOP });
+                out.push(Action::SendAdvert {
+                    priority: PRIORITY_STOP,
+                });
                 out.push(Action::RemoveVips);
             }
             State::Backup => self.armed.cancel(out, TimerId::MasterDown),
@@ -410,5 +434,166 @@ impl Instance {
         if self.state == State::Master {
             self.step_down(now, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsm::{GarpConfig, Tracker, test_support::*};
+
+    #[test]
+    fn settings_keepalived_refuses_are_cleared_and_reported() {
+        let owner = Instance::new(Config {
+            priority: 255,
+            nopreempt: true,
+            ..config()
+        });
+        assert!(!owner.config().nopreempt);
+        assert_eq!(owner.adjustments(), [Adjustment::NopreemptClearedForOwner]);
+
+        let initial_master = Instance::new(Config {
+            initial_state: InitialState::Master,
+            nopreempt: true,
+            preempt_delay: Centisecs(500),
+            ..config()
+        });
+        assert!(!initial_master.config().nopreempt);
+        assert_eq!(initial_master.config().preempt_delay, Centisecs(0));
+        assert_eq!(
+            initial_master.adjustments(),
+            [
+                Adjustment::NopreemptClearedForInitialMaster,
+                Adjustment::PreemptDelayClearedForInitialMaster
+            ]
+        );
+
+        let both = Instance::new(Config {
+            nopreempt: true,
+            preempt_delay: Centisecs(500),
+            ..config()
+        });
+        assert!(both.config().nopreempt);
+        assert_eq!(
+            both.adjustments(),
+            [Adjustment::PreemptDelayClearedForNopreempt]
+        );
+
+        let zero = Instance::new(Config {
+            priority: 0,
+            ..config()
+        });
+        assert_eq!(
+            (zero.priority(), zero.adjustments()),
+            (1, &[Adjustment::PriorityZeroRaised][..])
+        );
+    }
+
+    #[test]
+    fn a_backup_whose_priority_rises_times_out_sooner_by_the_skew_difference() {
+        let mut cfg = config();
+        cfg.trackers.push(Tracker {
+            id: TrackerId(2),
+            weight: 50,
+            failing: true,
+        });
+        let mut i = backup(cfg);
+        assert_eq!(i.deadline(TimerId::MasterDown), Some(TM));
+        // Skew_Time falls from 156/256 s to 106/256 s.
+        let actions = i.handle(
+            Event::Tracker {
+                id: TrackerId(2),
+                failing: false,
+            },
+            T1,
+        );
+        assert_eq!(i.priority(), 150);
+        assert_eq!(actions, vec![arm(TimerId::MasterDown, 103_414_062_500)]);
+        assert_eq!(i.state(), State::Backup);
+    }
+
+    #[test]
+    fn a_master_advertises_its_new_priority_at_the_next_advert() {
+        let mut cfg = config();
+        cfg.trackers.push(Tracker {
+            id: TrackerId(2),
+            weight: -30,
+            failing: false,
+        });
+        let mut i = master(cfg);
+        assert_eq!(
+            i.handle(
+                Event::Tracker {
+                    id: TrackerId(2),
+                    failing: true
+                },
+                TX
+            ),
+            vec![]
+        );
+        assert_eq!(
+            i.handle(Event::TimerExpired(TimerId::Adver), TA),
+            vec![
+                Action::SendAdvert { priority: 70 },
+                arm(TimerId::Adver, 105_609_375_000)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_delayed_garp_burst_follows_mastership_and_is_dropped_with_it() {
+        let cfg = Config {
+            garp: GarpConfig {
+                master_repeat: 2,
+                ..GarpConfig::default()
+            },
+            ..config()
+        };
+        let mut i = backup(cfg.clone());
+        let actions = i.handle(Event::TimerExpired(TimerId::MasterDown), TM);
+        assert!(actions.contains(&Action::SendGarp { count: 2 }));
+        assert!(actions.contains(&arm(TimerId::GarpDelay, TM.0 + 5_000_000_000)));
+        assert_eq!(
+            i.handle(
+                Event::TimerExpired(TimerId::GarpDelay),
+                Monotonic(TM.0 + 5_000_000_000)
+            ),
+            vec![Action::SendGarp { count: 2 }]
+        );
+
+        let mut i = master(cfg);
+        let actions = i.handle(advert(HIGHER, 200, 100), TX);
+        assert!(actions.contains(&Action::CancelTimer(TimerId::GarpDelay)));
+        assert_eq!(
+            i.handle(
+                Event::TimerExpired(TimerId::GarpDelay),
+                Monotonic(TM.0 + 5_000_000_000)
+            ),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn accept_mode_is_carried_to_the_dataplane() {
+        let mut i = backup(Config {
+            accept: true,
+            ..config()
+        });
+        let actions = i.handle(Event::TimerExpired(TimerId::MasterDown), TM);
+        assert!(actions.contains(&Action::AddVips { accept: true }));
+    }
+
+    #[test]
+    fn the_learned_interval_is_forgotten_when_leaving_fault() {
+        let mut i = backup(config());
+        i.handle(advert(HIGHER, 200, 300), T1);
+        assert_eq!(i.master_adver_int(), Centisecs(300));
+        i.handle(Event::Interface { up: false }, T1);
+        i.handle(Event::Interface { up: true }, T1);
+        assert_eq!(i.master_adver_int(), Centisecs(100));
+        assert_eq!(
+            i.deadline(TimerId::MasterDown),
+            Some(Monotonic(T1.0 + 3_609_375_000))
+        );
     }
 }

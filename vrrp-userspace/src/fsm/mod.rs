@@ -24,6 +24,8 @@ mod timers;
 
 #[cfg(test)]
 mod rfc_tables;
+#[cfg(test)]
+mod test_support;
 
 use std::net::IpAddr;
 
@@ -115,7 +117,12 @@ pub struct Config {
 
 impl Config {
     /// keepalived's defaults around the three settings every instance must have.
-    pub fn new(version: Version, priority: u8, advert_interval: Centisecs, primary_address: IpAddr) -> Self {
+    pub fn new(
+        version: Version,
+        priority: u8,
+        advert_interval: Centisecs,
+        primary_address: IpAddr,
+    ) -> Self {
         Config {
             version,
             priority,
@@ -171,7 +178,12 @@ pub enum TimerId {
 }
 
 impl TimerId {
-    pub(crate) const ALL: [TimerId; 4] = [TimerId::Adver, TimerId::MasterDown, TimerId::GarpDelay, TimerId::GarpRefresh];
+    pub(crate) const ALL: [TimerId; 4] = [
+        TimerId::Adver,
+        TimerId::MasterDown,
+        TimerId::GarpDelay,
+        TimerId::GarpRefresh,
+    ];
 
     pub(crate) fn index(self) -> usize {
         self as usize
@@ -186,26 +198,40 @@ pub enum Event {
     Advert(Advert),
     TimerExpired(TimerId),
     /// A tracker changed status (fall/rise counting already done by the tracker).
-    Tracker { id: TrackerId, failing: bool },
+    Tracker {
+        id: TrackerId,
+        failing: bool,
+    },
     /// The instance's own interface went up or down.
-    Interface { up: bool },
+    Interface {
+        up: bool,
+    },
 }
 
 /// What the daemon must do, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Multicast one advertisement carrying `priority`.
-    SendAdvert { priority: u8 },
+    SendAdvert {
+        priority: u8,
+    },
     /// Configure the virtual addresses; `accept` says whether packets addressed to them are
     /// accepted locally (owner or Accept_Mode, RFC 5798 §6.4.3).
-    AddVips { accept: bool },
+    AddVips {
+        accept: bool,
+    },
     RemoveVips,
     /// Send `count` gratuitous ARPs (IPv4 VIPs) / unsolicited NAs (IPv6 VIPs) now, paced by the
     /// daemon's `garp_interval`.
-    SendGarp { count: u32 },
+    SendGarp {
+        count: u32,
+    },
     /// Run the notify hooks for the new state.
     Notify(NotifyState),
     /// Replace the deadline of `timer` with `at`.
-    ArmTimer { timer: TimerId, at: Monotonic },
+    ArmTimer {
+        timer: TimerId,
+        at: Monotonic,
+    },
     CancelTimer(TimerId),
 }

@@ -64,7 +64,11 @@ mod tests {
     use super::*;
 
     fn tracker(id: u32, weight: i16, failing: bool) -> Tracker {
-        Tracker { id: TrackerId(id), weight, failing }
+        Tracker {
+            id: TrackerId(id),
+            weight,
+            failing,
+        }
     }
 
     #[test]
@@ -86,7 +90,14 @@ mod tests {
 
     #[test]
     fn weights_add_up_and_clamp_to_1_and_254() {
-        let mut p = Priorities::new(200, vec![tracker(1, 40, false), tracker(2, 50, false), tracker(3, -253, false)]);
+        let mut p = Priorities::new(
+            200,
+            vec![
+                tracker(1, 40, false),
+                tracker(2, 50, false),
+                tracker(3, -253, false),
+            ],
+        );
         assert_eq!(p.effective(), 254);
         p.set(TrackerId(3), true);
         assert_eq!(p.effective(), 37);

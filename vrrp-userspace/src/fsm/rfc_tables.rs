@@ -2,61 +2,14 @@
 //! its section: starting state, event, time → actions and next state.
 //!
 //! Deadlines are written out in nanoseconds rather than computed with `timers`, so a wrong
-//! formula there cannot make these rows agree with it. Base case: v3, priority 100, 1 s
-//! interval, so Skew_Time = 156/256 s = 0.609375 s and Master_Down_Interval = 3.609375 s.
-
-use std::net::{IpAddr, Ipv4Addr};
+//! formula there cannot make these rows agree with it (fixtures in `test_support`).
 
 use super::{
     Action::{self, *},
-    Advert, Config, Event, GarpConfig, InitialState, Instance, NotifyState, State, TimerId, Tracker, TrackerId,
-    Version,
+    Config, Event, InitialState, Instance, NotifyState, State, TimerId, TrackerId, Version,
+    test_support::*,
 };
 use crate::time::{Centisecs, Monotonic};
-
-const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
-const LOWER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9));
-const HIGHER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11));
-
-/// Startup.
-const T0: Monotonic = Monotonic(100_000_000_000);
-/// One second after startup.
-const T1: Monotonic = Monotonic(101_000_000_000);
-/// T0 + Master_Down_Interval: when the base case becomes Master.
-const TM: Monotonic = Monotonic(103_609_375_000);
-/// Half an interval into mastership.
-const TX: Monotonic = Monotonic(104_109_375_000);
-/// TM + one interval: the first Adver_Timer expiry.
-const TA: Monotonic = Monotonic(104_609_375_000);
-
-fn config() -> Config {
-    let mut cfg = Config::new(Version::V3, 100, Centisecs(100), LOCAL);
-    cfg.garp = GarpConfig { master_delay: Centisecs(0), ..GarpConfig::default() };
-    cfg.trackers = vec![Tracker { id: TrackerId(1), weight: 0, failing: false }];
-    cfg
-}
-
-fn advert(src: IpAddr, priority: u8, centisecs: u32) -> Event {
-    Event::Advert(Advert { src, priority, max_adver_int: Centisecs(centisecs) })
-}
-
-fn arm(timer: TimerId, ns: u64) -> Action {
-    ArmTimer { timer, at: Monotonic(ns) }
-}
-
-fn backup(cfg: Config) -> Instance {
-    let mut i = Instance::new(cfg);
-    i.handle(Event::Startup, T0);
-    assert_eq!(i.state(), State::Backup);
-    i
-}
-
-fn master(cfg: Config) -> Instance {
-    let mut i = backup(cfg);
-    i.handle(Event::TimerExpired(TimerId::MasterDown), TM);
-    assert_eq!(i.state(), State::Master);
-    i
-}
 
 struct Row {
     rule: &'static str,
@@ -68,7 +21,15 @@ struct Row {
 }
 
 fn check(rows: Vec<Row>) {
-    for Row { rule, mut start, event, now, actions, next } in rows {
+    for Row {
+        rule,
+        mut start,
+        event,
+        now,
+        actions,
+        next,
+    } in rows
+    {
         let got = start.handle(event, now);
         assert_eq!(got, actions, "{rule}: actions");
         assert_eq!(start.state(), next, "{rule}: next state");
@@ -77,13 +38,20 @@ fn check(rows: Vec<Row>) {
 
 #[test]
 fn rfc5798_6_4_1_initialize() {
-    let owner = Config { priority: 255, ..config() };
+    let owner = Config {
+        priority: 255,
+        ..config()
+    };
     let interface_down = {
         let mut i = Instance::new(config());
         i.handle(Event::Interface { up: false }, T0);
         i
     };
-    let v2 = Config { version: Version::V2, advert_interval: Centisecs::from_secs(5), ..config() };
+    let v2 = Config {
+        version: Version::V2,
+        advert_interval: Centisecs::from_secs(5),
+        ..config()
+    };
     check(vec![
         Row {
             rule: "§6.4.1 Startup, Priority = 255: send ADVERTISEMENT, gratuitous ARP, Adver_Timer, -> Master",
@@ -104,7 +72,10 @@ fn rfc5798_6_4_1_initialize() {
             start: Instance::new(config()),
             event: Event::Startup,
             now: T0,
-            actions: vec![arm(TimerId::MasterDown, 103_609_375_000), Notify(NotifyState::Backup)],
+            actions: vec![
+                arm(TimerId::MasterDown, 103_609_375_000),
+                Notify(NotifyState::Backup),
+            ],
             next: State::Backup,
         },
         Row {
@@ -112,15 +83,24 @@ fn rfc5798_6_4_1_initialize() {
             start: Instance::new(v2),
             event: Event::Startup,
             now: T0,
-            actions: vec![arm(TimerId::MasterDown, 115_609_375_000), Notify(NotifyState::Backup)],
+            actions: vec![
+                arm(TimerId::MasterDown, 115_609_375_000),
+                Notify(NotifyState::Backup),
+            ],
             next: State::Backup,
         },
         Row {
             rule: "§6.4.1 + keepalived `state MASTER`: wait one interval + 1/256 of it, not Master_Down_Interval",
-            start: Instance::new(Config { initial_state: InitialState::Master, ..config() }),
+            start: Instance::new(Config {
+                initial_state: InitialState::Master,
+                ..config()
+            }),
             event: Event::Startup,
             now: T0,
-            actions: vec![arm(TimerId::MasterDown, 101_003_906_250), Notify(NotifyState::Backup)],
+            actions: vec![
+                arm(TimerId::MasterDown, 101_003_906_250),
+                Notify(NotifyState::Backup),
+            ],
             next: State::Backup,
         },
         Row {
@@ -136,13 +116,19 @@ fn rfc5798_6_4_1_initialize() {
 
 #[test]
 fn rfc5798_6_4_2_backup() {
-    let preempt_delay = || Config { preempt_delay: Centisecs::from_secs(30), ..config() };
+    let preempt_delay = || Config {
+        preempt_delay: Centisecs::from_secs(30),
+        ..config()
+    };
     let delay_running = {
         let mut i = backup(preempt_delay());
         i.handle(advert(LOWER, 50, 100), T1);
         i
     };
-    let v2 = Config { version: Version::V2, ..config() };
+    let v2 = Config {
+        version: Version::V2,
+        ..config()
+    };
     check(vec![
         Row {
             rule: "§6.4.2 Shutdown: cancel Master_Down_Timer, -> Initialize",
@@ -208,7 +194,10 @@ fn rfc5798_6_4_2_backup() {
         },
         Row {
             rule: "§6.4.2 Preempt_Mode False (nopreempt): lower Priority still resets the timer",
-            start: backup(Config { nopreempt: true, ..config() }),
+            start: backup(Config {
+                nopreempt: true,
+                ..config()
+            }),
             event: advert(LOWER, 50, 100),
             now: T1,
             actions: vec![arm(TimerId::MasterDown, 104_609_375_000)],
@@ -252,7 +241,10 @@ fn rfc5798_6_4_2_backup() {
 #[test]
 fn rfc5798_6_4_3_master() {
     let owner = {
-        let mut i = Instance::new(Config { priority: 255, ..config() });
+        let mut i = Instance::new(Config {
+            priority: 255,
+            ..config()
+        });
         i.handle(Event::Startup, T0);
         i
     };
@@ -275,7 +267,10 @@ fn rfc5798_6_4_3_master() {
             start: master(config()),
             event: Event::TimerExpired(TimerId::Adver),
             now: TA,
-            actions: vec![SendAdvert { priority: 100 }, arm(TimerId::Adver, 105_609_375_000)],
+            actions: vec![
+                SendAdvert { priority: 100 },
+                arm(TimerId::Adver, 105_609_375_000),
+            ],
             next: State::Master,
         },
         Row {
@@ -283,7 +278,10 @@ fn rfc5798_6_4_3_master() {
             start: master(config()),
             event: advert(HIGHER, 0, 100),
             now: TX,
-            actions: vec![SendAdvert { priority: 100 }, arm(TimerId::Adver, 105_109_375_000)],
+            actions: vec![
+                SendAdvert { priority: 100 },
+                arm(TimerId::Adver, 105_109_375_000),
+            ],
             next: State::Master,
         },
         Row {
@@ -363,7 +361,10 @@ fn keepalived_fault_state() {
         Row {
             rule: "keepalived FAULT from Backup on a weight-0 tracker failure",
             start: backup(config()),
-            event: Event::Tracker { id: TrackerId(1), failing: true },
+            event: Event::Tracker {
+                id: TrackerId(1),
+                failing: true,
+            },
             now: T1,
             actions: vec![CancelTimer(TimerId::MasterDown), Notify(NotifyState::Fault)],
             next: State::Fault,
@@ -381,7 +382,10 @@ fn keepalived_fault_state() {
             start: faulted,
             event: Event::Interface { up: true },
             now: T1,
-            actions: vec![arm(TimerId::MasterDown, 104_609_375_000), Notify(NotifyState::Backup)],
+            actions: vec![
+                arm(TimerId::MasterDown, 104_609_375_000),
+                Notify(NotifyState::Backup),
+            ],
             next: State::Backup,
         },
         Row {

@@ -30,6 +30,7 @@ impl SyncGroup {
         SyncGroup { members }
     }
 
+    /// The members, in the order their indices refer to.
     pub fn members(&self) -> &[Instance] {
         &self.members
     }
@@ -43,22 +44,32 @@ impl SyncGroup {
         out
     }
 
-    fn run(&mut self, index: usize, out: &mut Vec<(usize, Action)>, f: impl FnOnce(&mut Instance, &mut Vec<Action>)) {
+    fn run(
+        &mut self,
+        index: usize,
+        out: &mut Vec<(usize, Action)>,
+        f: impl FnOnce(&mut Instance, &mut Vec<Action>),
+    ) {
         let mut actions = Vec::new();
         f(&mut self.members[index], &mut actions);
         out.extend(actions.into_iter().map(|a| (index, a)));
     }
 
     fn synchronise(&mut self, now: Monotonic, out: &mut Vec<(usize, Action)>) {
-        let group_fault = self.members.iter().any(|m| m.state() != State::Initialize && m.own_fault());
+        let group_fault = self
+            .members
+            .iter()
+            .any(|m| m.state() != State::Initialize && m.own_fault());
         for i in 0..self.members.len() {
             self.run(i, out, |m, o| m.set_forced_fault(group_fault, now, o));
         }
 
         let running = |m: &Instance| m.state() != State::Initialize;
         let some_master = self.members.iter().any(|m| m.state() == State::Master);
-        let some_content_backup =
-            self.members.iter().any(|m| running(m) && m.state() == State::Backup && !m.wants_master());
+        let some_content_backup = self
+            .members
+            .iter()
+            .any(|m| running(m) && m.state() == State::Backup && !m.wants_master());
         if some_master && some_content_backup {
             for i in 0..self.members.len() {
                 self.run(i, out, |m, o| m.demote(now, o));
@@ -66,11 +77,170 @@ impl SyncGroup {
             return;
         }
 
-        let all_agree = self.members.iter().all(|m| m.state() == State::Master || m.wants_master());
+        let all_agree = self
+            .members
+            .iter()
+            .all(|m| m.state() == State::Master || m.wants_master());
         if all_agree && self.members.iter().any(Instance::wants_master) {
             for i in 0..self.members.len() {
                 self.run(i, out, |m, o| m.promote(now, o));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsm::{Config, NotifyState, TimerId, Tracker, TrackerId, test_support::*};
+
+    fn group(tracking_weight: bool) -> SyncGroup {
+        let member = || {
+            let mut cfg = config();
+            cfg.trackers.push(Tracker {
+                id: TrackerId(2),
+                weight: -20,
+                failing: false,
+            });
+            Instance::new(cfg)
+        };
+        let mut g = SyncGroup::new(vec![member(), member()], tracking_weight);
+        g.handle(0, Event::Startup, T0);
+        g.handle(1, Event::Startup, T0);
+        g
+    }
+
+    fn states(g: &SyncGroup) -> Vec<State> {
+        g.members().iter().map(Instance::state).collect()
+    }
+
+    fn master_group() -> SyncGroup {
+        let mut g = group(false);
+        g.handle(0, Event::TimerExpired(TimerId::MasterDown), TM);
+        g.handle(1, Event::TimerExpired(TimerId::MasterDown), TM);
+        assert_eq!(states(&g), [State::Master, State::Master]);
+        g
+    }
+
+    #[test]
+    fn a_member_goes_master_only_with_the_whole_group() {
+        let mut g = group(false);
+        let actions = g.handle(0, Event::TimerExpired(TimerId::MasterDown), TM);
+        assert_eq!(
+            actions,
+            vec![(0, arm(TimerId::MasterDown, TM.0 + 3_609_375_000))]
+        );
+        assert_eq!(states(&g), [State::Backup, State::Backup]);
+
+        let actions = g.handle(1, Event::TimerExpired(TimerId::MasterDown), TM);
+        assert_eq!(states(&g), [State::Master, State::Master]);
+        assert!(actions.contains(&(0, Action::Notify(NotifyState::Master))));
+        assert!(actions.contains(&(1, Action::SendAdvert { priority: 100 })));
+    }
+
+    #[test]
+    fn an_advert_withdraws_a_members_wish_for_master() {
+        let mut g = group(false);
+        g.handle(0, Event::TimerExpired(TimerId::MasterDown), TM);
+        g.handle(0, advert(HIGHER, 100, 100), TX);
+        g.handle(1, Event::TimerExpired(TimerId::MasterDown), TA);
+        assert_eq!(states(&g), [State::Backup, State::Backup]);
+    }
+
+    #[test]
+    fn a_member_stepping_down_takes_the_group_to_backup() {
+        let mut g = master_group();
+        let actions = g.handle(0, advert(HIGHER, 200, 100), TX);
+        assert_eq!(states(&g), [State::Backup, State::Backup]);
+        assert_eq!(
+            actions
+                .iter()
+                .filter(|(m, _)| *m == 1)
+                .map(|&(_, a)| a)
+                .collect::<Vec<_>>(),
+            vec![
+                Action::CancelTimer(TimerId::Adver),
+                Action::RemoveVips,
+                arm(TimerId::MasterDown, TX.0 + 3_609_375_000),
+                Action::Notify(NotifyState::Backup),
+            ]
+        );
+    }
+
+    #[test]
+    fn one_faulted_member_faults_the_group_until_it_recovers() {
+        let mut g = master_group();
+        let actions = g.handle(1, Event::Interface { up: false }, TX);
+        assert_eq!(states(&g), [State::Fault, State::Fault]);
+        for m in 0..2 {
+            assert!(
+                actions.contains(&(m, Action::SendAdvert { priority: 0 })),
+                "member {m} tells its Backups"
+            );
+        }
+        g.handle(
+            0,
+            Event::Tracker {
+                id: TrackerId(1),
+                failing: true,
+            },
+            TA,
+        );
+        g.handle(1, Event::Interface { up: true }, TA);
+        assert_eq!(
+            states(&g),
+            [State::Fault, State::Fault],
+            "member 0 is still faulted"
+        );
+        let actions = g.handle(
+            0,
+            Event::Tracker {
+                id: TrackerId(1),
+                failing: false,
+            },
+            TA,
+        );
+        assert_eq!(states(&g), [State::Backup, State::Backup]);
+        assert!(actions.contains(&(1, Action::Notify(NotifyState::Backup))));
+    }
+
+    #[test]
+    fn tracker_weights_fault_the_group_unless_sync_group_tracking_weight() {
+        let mut g = group(false);
+        g.handle(
+            0,
+            Event::Tracker {
+                id: TrackerId(2),
+                failing: true,
+            },
+            T1,
+        );
+        assert_eq!(states(&g), [State::Fault, State::Fault]);
+
+        let mut g = group(true);
+        g.handle(
+            0,
+            Event::Tracker {
+                id: TrackerId(2),
+                failing: true,
+            },
+            T1,
+        );
+        assert_eq!(states(&g), [State::Backup, State::Backup]);
+        assert_eq!(g.members()[0].priority(), 80);
+    }
+
+    #[test]
+    fn an_owner_in_a_group_waits_for_the_others() {
+        let owner = Instance::new(Config {
+            priority: 255,
+            ..config()
+        });
+        let mut g = SyncGroup::new(vec![owner, Instance::new(config())], false);
+        g.handle(0, Event::Startup, T0);
+        g.handle(1, Event::Startup, T0);
+        assert_eq!(states(&g), [State::Backup, State::Backup]);
+        g.handle(1, Event::TimerExpired(TimerId::MasterDown), TM);
+        assert_eq!(states(&g), [State::Master, State::Master]);
     }
 }

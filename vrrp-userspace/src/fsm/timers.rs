@@ -29,7 +29,11 @@ pub fn skew_time(version: Version, priority: u8, master_adver_int: Centisecs) ->
 ///
 /// For v2 the caller passes the configured Advertisement_Interval: RFC 3768 has no learned
 /// interval (a mismatching advert is dropped by validation).
-pub fn master_down_interval(version: Version, priority: u8, master_adver_int: Centisecs) -> Duration {
+pub fn master_down_interval(
+    version: Version,
+    priority: u8,
+    master_adver_int: Centisecs,
+) -> Duration {
     3 * master_adver_int.as_duration() + skew_time(version, priority, master_adver_int)
 }
 
@@ -73,17 +77,35 @@ mod tests {
     #[test]
     fn v3_skew_scales_with_the_interval_in_centiseconds() {
         // 1 s interval, priority 100: 156/256 s = 609.375 ms.
-        assert_eq!(skew_time(Version::V3, 100, Centisecs(100)), Duration::from_micros(609_375));
+        assert_eq!(
+            skew_time(Version::V3, 100, Centisecs(100)),
+            Duration::from_micros(609_375)
+        );
         // 10 ms interval: a hundredth of that.
-        assert_eq!(skew_time(Version::V3, 100, Centisecs(1)), Duration::from_nanos(6_093_750));
-        assert_eq!(skew_time(Version::V3, 255, Centisecs(256)), Duration::from_millis(10));
+        assert_eq!(
+            skew_time(Version::V3, 100, Centisecs(1)),
+            Duration::from_nanos(6_093_750)
+        );
+        assert_eq!(
+            skew_time(Version::V3, 255, Centisecs(256)),
+            Duration::from_millis(10)
+        );
     }
 
     #[test]
     fn v2_skew_is_in_seconds_and_ignores_the_interval() {
-        assert_eq!(skew_time(Version::V2, 100, Centisecs(100)), Duration::from_micros(609_375));
-        assert_eq!(skew_time(Version::V2, 100, Centisecs(500)), Duration::from_micros(609_375));
-        assert_eq!(skew_time(Version::V2, 1, Centisecs(100)), Duration::from_micros(996_093) + Duration::from_nanos(750));
+        assert_eq!(
+            skew_time(Version::V2, 100, Centisecs(100)),
+            Duration::from_micros(609_375)
+        );
+        assert_eq!(
+            skew_time(Version::V2, 100, Centisecs(500)),
+            Duration::from_micros(609_375)
+        );
+        assert_eq!(
+            skew_time(Version::V2, 1, Centisecs(100)),
+            Duration::from_micros(996_093) + Duration::from_nanos(750)
+        );
     }
 
     #[test]
@@ -122,6 +144,12 @@ mod tests {
         assert!(!armed.take_due(TimerId::MasterDown, Monotonic(200)));
         assert!(armed.take_due(TimerId::Adver, Monotonic(100)));
         assert!(!armed.take_due(TimerId::Adver, Monotonic(100)));
-        assert_eq!(out, vec![Action::ArmTimer { timer: TimerId::Adver, at: Monotonic(100) }]);
+        assert_eq!(
+            out,
+            vec![Action::ArmTimer {
+                timer: TimerId::Adver,
+                at: Monotonic(100)
+            }]
+        );
     }
 }
