@@ -76,9 +76,18 @@ fn lex_into(
         let line = line.strip_suffix('\r').unwrap_or(line);
         let first = out.len();
         lex_line(file, index as u32 + 1, line, out, diags);
-        if out.len() > first && out[first].kind == Kind::Word && out[first].text == "include" {
-            let line_tokens: Vec<Token> = out.drain(first..).collect();
-            include(file, &line_tokens, stack, out, diags);
+        let checked = out
+            .get(first)
+            .filter(|t| t.kind == Kind::Word)
+            .and_then(|t| {
+                INCLUDES
+                    .iter()
+                    .find(|(keyword, _)| *keyword == t.text)
+                    .map(|(_, checked)| *checked)
+            });
+        if let Some(checked) = checked {
+            let keyword = out.drain(first..).next().expect("the include keyword");
+            include(file, line, &keyword, checked, stack, out, diags);
         } else if out.len() > first {
             let pos = Pos {
                 file: file.clone(),
@@ -160,85 +169,180 @@ fn lex_line(
     }
 }
 
+/// keepalived's include keywords; all but plain `include` make a pattern that matches nothing
+/// or a file that cannot be read an error (`include` itself only logs).
+const INCLUDES: &[(&str, bool)] = &[
+    ("include", false),
+    ("includer", true),
+    ("includem", true),
+    ("includew", true),
+    ("includeb", true),
+    ("includea", true),
+];
+
+/// glibc's GLOB_BRACE, which keepalived uses and the glob crate lacks; bounded because each
+/// brace multiplies the patterns.
+const MAX_BRACE_PATTERNS: usize = 64;
+
+fn expand_braces(pattern: &str) -> Option<Vec<String>> {
+    let mut done = Vec::new();
+    let mut todo = vec![pattern.to_string()];
+    while let Some(p) = todo.pop() {
+        let Some((open, close)) = first_brace_pair(&p) else {
+            done.push(p);
+            continue;
+        };
+        let mut alternatives = Vec::new();
+        let (mut depth, mut start) = (0, open + 1);
+        for (i, c) in p[open + 1..close]
+            .char_indices()
+            .map(|(i, c)| (i + open + 1, c))
+        {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    alternatives.push(&p[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        alternatives.push(&p[start..close]);
+        for alternative in alternatives.into_iter().rev() {
+            todo.push(format!("{}{alternative}{}", &p[..open], &p[close + 1..]));
+        }
+        if done.len() + todo.len() > MAX_BRACE_PATTERNS {
+            return None;
+        }
+    }
+    Some(done)
+}
+
+fn first_brace_pair(p: &str) -> Option<(usize, usize)> {
+    let open = p.find('{')?;
+    let mut depth = 0;
+    for (i, c) in p[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 1 => return Some((open, open + i)),
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The pattern is the rest of the raw line (quotes and a trailing comment removed): the token
+/// stream would have split brace expressions apart.
+fn include_pattern(line: &str, keyword: &Token) -> (String, u32) {
+    let skip = keyword.pos.col as usize - 1 + keyword.text.chars().count();
+    let rest: String = line.chars().skip(skip).collect();
+    let lead = rest.chars().take_while(|c| c.is_whitespace()).count();
+    let rest = rest.trim_start();
+    let col = keyword.pos.col + keyword.text.chars().count() as u32 + lead as u32;
+    if let Some(quoted) = rest.strip_prefix('"') {
+        return (
+            quoted.split('"').next().unwrap_or_default().to_string(),
+            col,
+        );
+    }
+    let end = rest.find(['#', '!']).unwrap_or(rest.len());
+    (rest[..end].trim_end().to_string(), col)
+}
+
 fn include(
     file: &Arc<Path>,
-    line: &[Token],
+    line: &str,
+    keyword: &Token,
+    checked: bool,
     stack: &mut Vec<PathBuf>,
     out: &mut Vec<Token>,
     diags: &mut Diagnostics,
 ) {
-    let keyword = &line[0];
-    let [_, pattern] = line else {
+    let (pattern, col) = include_pattern(line, keyword);
+    let at = Pos {
+        file: file.clone(),
+        line: keyword.pos.line,
+        col,
+    };
+    if pattern.is_empty() || pattern.contains(char::is_whitespace) {
         diags.error(
             &keyword.pos,
-            "include takes exactly one file name or glob pattern",
-        );
-        return;
-    };
-    if !pattern.is_value() {
-        diags.error(
-            &pattern.pos,
-            "include takes exactly one file name or glob pattern",
+            format!(
+                "{} takes exactly one file name or glob pattern",
+                keyword.text
+            ),
         );
         return;
     }
-    let base = file.parent().unwrap_or(Path::new(""));
-    let full = base.join(&pattern.text);
-    let paths = match glob::glob(&full.to_string_lossy()) {
-        Ok(paths) => paths,
-        Err(e) => {
-            diags.error(
-                &pattern.pos,
-                format!("invalid include pattern '{}': {e}", pattern.text),
-            );
-            return;
+    let problem = |diags: &mut Diagnostics, message: String| {
+        if checked {
+            diags.error(&at, message)
+        } else {
+            diags.warn(&at, message)
         }
     };
+    let Some(patterns) = expand_braces(&pattern) else {
+        diags.error(
+            &at,
+            format!(
+                "include pattern '{pattern}' expands to more than {MAX_BRACE_PATTERNS} patterns"
+            ),
+        );
+        return;
+    };
+    let base = file.parent().unwrap_or(Path::new(""));
     let mut matched = false;
-    for entry in paths {
-        let path = match entry {
-            Ok(path) => path,
+    for one in patterns {
+        let paths = match glob::glob(&base.join(&one).to_string_lossy()) {
+            Ok(paths) => paths,
             Err(e) => {
+                diags.error(&at, format!("invalid include pattern '{pattern}': {e}"));
+                return;
+            }
+        };
+        for entry in paths {
+            let path = match entry {
+                Ok(path) => path,
+                Err(e) => {
+                    problem(
+                        diags,
+                        format!("cannot read {}: {}", e.path().display(), e.error()),
+                    );
+                    continue;
+                }
+            };
+            if path.is_dir() {
+                continue;
+            }
+            matched = true;
+            let key = canonical(&path);
+            if stack.contains(&key) {
                 diags.error(
-                    &pattern.pos,
-                    format!("cannot read {}: {}", e.path().display(), e.error()),
+                    &at,
+                    format!("include loop: {} is already being read", path.display()),
                 );
                 continue;
             }
-        };
-        if path.is_dir() {
-            continue;
-        }
-        matched = true;
-        let key = canonical(&path);
-        if stack.contains(&key) {
-            diags.error(
-                &pattern.pos,
-                format!("include loop: {} is already being read", path.display()),
-            );
-            continue;
-        }
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                stack.push(key);
-                lex_into(
-                    &Arc::from(path.as_path()),
-                    &String::from_utf8_lossy(&bytes),
-                    stack,
-                    out,
-                    diags,
-                );
-                stack.pop();
+            match std::fs::read(&path) {
+                Ok(bytes) => {
+                    stack.push(key);
+                    lex_into(
+                        &Arc::from(path.as_path()),
+                        &String::from_utf8_lossy(&bytes),
+                        stack,
+                        out,
+                        diags,
+                    );
+                    stack.pop();
+                }
+                Err(e) => problem(diags, format!("cannot read {}: {e}", path.display())),
             }
-            Err(e) => diags.error(&pattern.pos, format!("cannot read {}: {e}", path.display())),
         }
     }
     if !matched {
-        // keepalived only logs this unless started with -e / --all-config.
-        diags.warn(
-            &pattern.pos,
-            format!("Config files missing '{}'.", pattern.text),
-        );
+        problem(diags, format!("Config files missing '{pattern}'."));
     }
 }
 
@@ -349,11 +453,39 @@ mod tests {
 
     #[test]
     fn include_needs_one_argument() {
-        let (_, d) = kinds_and_texts("include\ninclude a b\n");
+        let (_, d) = kinds_and_texts("include\ninclude a b\nincludea ! only a comment\n");
         assert_eq!(
             d.to_string(),
             "t.conf:1:1: error: include takes exactly one file name or glob pattern\n\
-             t.conf:2:1: error: include takes exactly one file name or glob pattern\n"
+             t.conf:2:1: error: include takes exactly one file name or glob pattern\n\
+             t.conf:3:1: error: includea takes exactly one file name or glob pattern\n"
         );
+    }
+
+    #[test]
+    fn checking_include_variants_make_a_missing_match_an_error() {
+        let (_, d) = kinds_and_texts("includea \"/nonexistent-xvrrp-dir/x.conf\" # why\n");
+        assert_eq!(
+            d.to_string(),
+            "t.conf:1:10: error: Config files missing '/nonexistent-xvrrp-dir/x.conf'.\n"
+        );
+    }
+
+    #[test]
+    fn brace_expressions_expand_like_glibc() {
+        assert_eq!(
+            expand_braces("a/{b,c}.conf").unwrap(),
+            ["a/b.conf", "a/c.conf"]
+        );
+        assert_eq!(
+            expand_braces("{foo/{,cat,dog},bar}").unwrap(),
+            ["foo/", "foo/cat", "foo/dog", "bar"]
+        );
+        assert_eq!(expand_braces("x{y").unwrap(), ["x{y"]);
+        assert_eq!(
+            expand_braces("{a,b}{c,d}").unwrap(),
+            ["ac", "ad", "bc", "bd"]
+        );
+        assert!(expand_braces(&"{a,b}".repeat(10)).is_none());
     }
 }

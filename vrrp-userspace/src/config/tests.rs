@@ -642,7 +642,7 @@ fn includes_glob_relative_to_the_including_file_and_keep_positions() {
     let dir = TempDir::new("include");
     let main = dir.write(
         "keepalived.conf",
-        "global_defs {\n  router_id R\n  script_user nobody\n}\ninclude conf.d/*.conf\n",
+        "global_defs {\n  router_id R\n  script_user nobody\n}\ninclude conf.d/{10-script,20-instance}.conf\n",
     );
     dir.write(
         "conf.d/10-script.conf",
@@ -650,7 +650,7 @@ fn includes_glob_relative_to_the_including_file_and_keep_positions() {
     );
     // Relative to conf.d/, not to the main file or the working directory.
     dir.write("conf.d/20-instance.conf", "include ../instances/*.inc\n");
-    dir.write("conf.d/skip.txt", "this is not included\n");
+    dir.write("conf.d/30-skip.conf", "this is not included\n");
     dir.write(
         "instances/vi.inc",
         "vrrp_instance VI {\n  interface eth0\n  virtual_router_id 5\n  priority 999\n}\n",
