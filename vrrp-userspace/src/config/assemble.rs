@@ -127,6 +127,7 @@ pub fn assemble(nodes: &[Node], host: &dyn Host, diags: &mut Diagnostics) -> Con
         located.instance.track_files = track_files;
     }
     check_groups(&groups, &instances, diags);
+    zero_group_weights(&groups, &mut instances, diags);
     for l in &mut instances {
         check_notify(&mut l.instance.notify, &l.notify_pos, host, diags);
     }
@@ -326,5 +327,46 @@ fn check_script_user(
             &at,
             "SECURITY VIOLATION - scripts are being executed but script_security not enabled (no script_user, and user keepalived_script does not exist: scripts run as root)",
         );
+    }
+}
+
+/// keepalived zeroes the tracking weights of sync group members (unless the group says
+/// `sync_group_tracking_weight`): members must move together, so a failure means FAULT.
+fn zero_group_weights(groups: &[LocatedGroup], instances: &mut [Located], diags: &mut Diagnostics) {
+    for g in groups.iter().filter(|g| !g.group.tracking_weight) {
+        for member in &g.members {
+            let Some(l) = instances
+                .iter_mut()
+                .find(|l| l.instance.name == member.text)
+            else {
+                continue;
+            };
+            let i = &mut l.instance;
+            for t in i.track_interfaces.iter_mut().filter(|t| t.weight != 0) {
+                diags.warn(
+                    &member.pos,
+                    format!(
+                        "({}) ignoring {} tracked interface weight due to SYNC group",
+                        i.name, t.name
+                    ),
+                );
+                t.weight = 0;
+            }
+            for (kind, list) in [
+                ("script", &mut i.track_scripts),
+                ("file", &mut i.track_files),
+            ] {
+                for t in list.iter_mut().filter(|t| t.weight != 0) {
+                    diags.warn(
+                        &member.pos,
+                        format!(
+                            "({}) ignoring tracked {kind} {} with weights due to SYNC group",
+                            i.name, t.name
+                        ),
+                    );
+                    t.weight = 0;
+                }
+            }
+        }
     }
 }

@@ -186,8 +186,6 @@ const SYNC_GROUP: &[&str] = &[
     "track_process",
     "track_bfd",
     "smtp_alert",
-    "global_tracking",
-    "sync_group_tracking_weight",
     "notify_priority_changes",
 ];
 

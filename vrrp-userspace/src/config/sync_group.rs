@@ -15,6 +15,9 @@ pub struct SyncGroup {
     /// Member instance names, all defined and in no other group.
     pub instances: Vec<String>,
     pub notify: Notify,
+    /// `sync_group_tracking_weight`: members keep their tracking weights. Without it keepalived
+    /// zeroes them, so that members cannot end up with priorities that split the group.
+    pub tracking_weight: bool,
 }
 
 /// A sync group with the positions its member names were written at.
@@ -34,6 +37,7 @@ impl LocatedGroup {
         let mut notify = Notify::default();
         let mut members: Option<Vec<Token>> = None;
         let mut notify_pos = Vec::new();
+        let mut tracking_weight = false;
         for item in items {
             if let Some(kept) = notify.parse(&name.text, item, diags) {
                 notify_pos.extend(kept.map(|at| (item.key.text.clone(), at)));
@@ -61,6 +65,18 @@ impl LocatedGroup {
                             .collect(),
                     );
                 }
+                "sync_group_tracking_weight" => {
+                    value::flag(item, diags);
+                    tracking_weight = true;
+                }
+                "global_tracking" => {
+                    value::flag(item, diags);
+                    diags.warn(
+                        item.pos(),
+                        format!("({}) global_tracking is deprecated. Use track_interface/script/file on the sync group", name.text),
+                    );
+                    tracking_weight = true;
+                }
                 _ => keywords::not_handled(item, Context::SyncGroup, diags),
             }
         }
@@ -79,6 +95,7 @@ impl LocatedGroup {
             name: name.text.clone(),
             instances: members.iter().map(|t| t.text.clone()).collect(),
             notify,
+            tracking_weight,
         };
         Some(LocatedGroup {
             group,
@@ -110,6 +127,7 @@ mod tests {
         assert!(d.is_empty(), "{d}");
         let g = g.unwrap().group;
         assert_eq!(g.instances, ["VI_1", "VI_2", "VI_3"]);
+        assert!(!g.tracking_weight);
         assert_eq!(
             g.notify.master,
             Some(Command {
@@ -118,6 +136,20 @@ mod tests {
             })
         );
         assert_eq!(g.notify.any.unwrap().run_as.unwrap().user, "root");
+    }
+
+    #[test]
+    fn tracking_weight_keywords() {
+        let (g, d) =
+            group("vrrp_sync_group G {\n group {\n  A\n  B\n }\n sync_group_tracking_weight\n}\n");
+        assert!(d.is_empty(), "{d}");
+        assert!(g.unwrap().group.tracking_weight);
+        let (g, d) = group("vrrp_sync_group G {\n group {\n  A\n  B\n }\n global_tracking\n}\n");
+        assert_eq!(
+            d.to_string(),
+            "g.conf:6:2: warning: (G) global_tracking is deprecated. Use track_interface/script/file on the sync group\n"
+        );
+        assert!(g.unwrap().group.tracking_weight);
     }
 
     #[test]

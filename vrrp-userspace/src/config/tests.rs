@@ -285,6 +285,7 @@ vrrp_sync_group G {
     }
     notify_master /usr/bin/g
     notify /usr/bin/g
+    sync_group_tracking_weight
 }
 "#;
     let loaded = check(text).unwrap();
@@ -380,6 +381,7 @@ vrrp_sync_group G {
     );
     assert_eq!(c.sync_group_of("V6").unwrap().name, "G");
     assert!(c.sync_groups[0].notify.any.is_some());
+    assert!(c.sync_groups[0].tracking_weight);
 }
 
 /// (config, every diagnostic). One case per error class, positions exact.
@@ -566,6 +568,15 @@ fn keepalived_fixups_are_warnings() {
              k.conf:14:3: warning: (V) ignoring tracked script s with weights due to address_owner\n\
              k.conf:2:9: warning: SECURITY VIOLATION - scripts are being executed but script_security not enabled \
              (no script_user, and user keepalived_script does not exist: scripts run as root)\n",
+        ),
+        (
+            "global_defs {\n script_user root\n}\nvrrp_script s {\n script /usr/bin/s\n weight 10\n}\n\
+             vrrp_instance A {\n interface eth0\n virtual_router_id 1\n track_script {\n  s\n }\n track_interface {\n  eth1 weight 5\n }\n\
+             virtual_ipaddress {\n  192.0.2.1\n }\n}\n\
+             vrrp_instance B {\n interface eth0\n virtual_router_id 2\n virtual_ipaddress {\n  192.0.2.2\n }\n}\n\
+             vrrp_sync_group G {\n group {\n  A\n  B\n }\n}\n",
+            "k.conf:30:3: warning: (A) ignoring eth1 tracked interface weight due to SYNC group\n\
+             k.conf:30:3: warning: (A) ignoring tracked script s with weights due to SYNC group\n",
         ),
         (
             "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n version 2\n virtual_ipaddress {\n  fe80::1\n }\n}\n",
