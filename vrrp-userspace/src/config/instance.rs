@@ -473,41 +473,48 @@ impl Raw {
         let auth = match self.auth {
             None => None,
             Some((kind, pass, at)) => {
-                let family_ok = !(family == Family::Ipv6 && kind == Some(AuthType::Ah));
-                if strict {
-                    diags.warn(
-                        &at,
-                        format!("({n}) Strict mode does not support authentication. Ignoring."),
-                    );
-                    None
+                // IPv6 instances are always v3 here, so keepalived's "AH with IPv6" case is
+                // covered by the v3 refusal.
+                let refused = if strict {
+                    Some("Strict mode does not support authentication. Ignoring.")
                 } else if version == Version::V3 {
-                    diags.warn(
-                        &at,
-                        format!("({n}) VRRP version 3 does not support authentication. Ignoring."),
-                    );
-                    None
-                } else if kind.is_none() || pass.as_ref().is_none_or(|p| p.is_empty()) {
-                    diags.warn(
-                        &at,
-                        format!("({n}) Authentication specified but no password given. Ignoring"),
-                    );
-                    None
-                } else if !family_ok {
-                    diags.warn(
-                        &at,
-                        format!("({n}) Cannot use AH authentication with IPv6. ignoring"),
-                    );
-                    None
+                    Some("VRRP version 3 does not support authentication. Ignoring.")
                 } else {
-                    let kind = kind.unwrap_or(AuthType::Pass);
-                    if kind == AuthType::Ah && state == InitialState::Master && priority != 255 {
-                        diags.warn(&at, format!("({n}) Initial state master is incompatible with AH authentication - clearing"));
-                        state = InitialState::Backup;
+                    None
+                };
+                match (refused, kind, pass.filter(|p| !p.is_empty())) {
+                    (Some(why), _, _) => {
+                        diags.warn(&at, format!("({n}) {why}"));
+                        None
                     }
-                    Some(Auth {
-                        kind,
-                        pass: pass.unwrap_or_default(),
-                    })
+                    (None, None, _) => {
+                        // keepalived leaves the type at NONE without a word; a warning is kinder.
+                        diags.warn(
+                            &at,
+                            format!("({n}) authentication without auth_type - ignored"),
+                        );
+                        None
+                    }
+                    (None, Some(_), None) => {
+                        diags.warn(
+                            &at,
+                            format!(
+                                "({n}) Authentication specified but no password given. Ignoring"
+                            ),
+                        );
+                        None
+                    }
+                    (None, Some(kind), Some(pass)) => {
+                        if kind == AuthType::Ah && state == InitialState::Master && priority != 255
+                        {
+                            diags.warn(
+                                &at,
+                                format!("({n}) Initial state master is incompatible with AH authentication - clearing"),
+                            );
+                            state = InitialState::Backup;
+                        }
+                        Some(Auth { kind, pass })
+                    }
                 }
             }
         };

@@ -550,6 +550,21 @@ fn keepalived_fixups_are_warnings() {
             "k.conf:5:2: warning: (V) VRRP version 3 does not support authentication. Ignoring.\n",
         ),
         (
+            "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n authentication {\n  auth_pass x\n }\n\
+             virtual_ipaddress {\n  192.0.2.1\n }\n}\n",
+            "k.conf:4:2: warning: (V) authentication without auth_type - ignored\n",
+        ),
+        (
+            "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n authentication {\n  auth_type PASS\n }\n\
+             virtual_ipaddress {\n  192.0.2.1\n }\n}\n",
+            "k.conf:4:2: warning: (V) Authentication specified but no password given. Ignoring\n",
+        ),
+        (
+            "vrrp_instance V {\n state MASTER\n priority 200\n interface eth0\n virtual_router_id 1\n\
+             authentication {\n  auth_type AH\n  auth_pass secret\n }\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n",
+            "k.conf:6:1: warning: (V) Initial state master is incompatible with AH authentication - clearing\n",
+        ),
+        (
             "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n track_interface {\n  eth0\n }\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n",
             "k.conf:5:3: warning: (V) Ignoring track_interface eth0 since own interface\n",
         ),
@@ -591,6 +606,23 @@ fn keepalived_fixups_are_warnings() {
             "for:\n{text}"
         );
     }
+}
+
+#[test]
+fn authentication_is_kept_for_v2() {
+    let text = MINIMAL.replace(
+        "virtual_router_id 51",
+        "virtual_router_id 51\n  authentication {\n    auth_type AH\n    auth_pass secret\n  }",
+    );
+    let loaded = check(&text).unwrap();
+    assert!(loaded.warnings.is_empty());
+    assert_eq!(
+        loaded.config.instances[0].auth,
+        Some(Auth {
+            kind: AuthType::Ah,
+            pass: b"secret".to_vec()
+        })
+    );
 }
 
 #[test]
