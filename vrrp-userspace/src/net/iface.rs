@@ -1,0 +1,153 @@
+//! An interface by name and index, and what the daemon reads about it synchronously: MAC, link
+//! state (for `track_interface`), IPv6 forwarding (the Router flag of an NA).
+//!
+//! Everything here asks the kernel through the calling thread's network namespace (ioctl on a
+//! socket, `/proc/sys/net`), never through `/sys/class/net`, which shows the namespace sysfs
+//! was mounted in rather than the one the thread runs in.
+
+use std::{
+    io,
+    os::fd::{AsRawFd, FromRawFd, OwnedFd},
+};
+
+use anyhow::{Context, Result, bail, ensure};
+
+/// An interface of the current network namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Interface {
+    name: String,
+    index: u32,
+}
+
+/// What `track_interface` needs: keepalived counts an interface as up when it is both
+/// administratively up (`IFF_UP`) and running (`IFF_RUNNING`, carrier present).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    Up,
+    AdminDown,
+    NoCarrier,
+}
+
+impl Interface {
+    pub fn by_name(name: &str) -> Result<Self> {
+        ensure!(
+            !name.is_empty() && name.len() < libc::IFNAMSIZ && !name.contains(['/', '\0']),
+            "{name:?} is not a valid interface name (1 to {} bytes, no '/')",
+            libc::IFNAMSIZ - 1
+        );
+        let c_name = std::ffi::CString::new(name).expect("checked for NUL above");
+        // SAFETY: c_name is a valid NUL-terminated string.
+        let index = unsafe { libc::if_nametoindex(c_name.as_ptr()) };
+        if index == 0 {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::ENODEV) {
+                bail!("interface {name} not found in this network namespace");
+            }
+            return Err(err).with_context(|| format!("looking up interface {name}"));
+        }
+        Ok(Interface {
+            name: name.to_owned(),
+            index,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// The hardware address; fails for interfaces that are not Ethernet-like (GARP and NA
+    /// frames are Ethernet frames).
+    pub fn mac(&self) -> Result<[u8; 6]> {
+        let req = self.ioctl(libc::SIOCGIFHWADDR, "reading the MAC address")?;
+        // SAFETY: SIOCGIFHWADDR fills ifru_hwaddr.
+        let hw = unsafe { req.ifr_ifru.ifru_hwaddr };
+        ensure!(
+            hw.sa_family == libc::ARPHRD_ETHER,
+            "interface {} is not Ethernet (ARP hardware type {}); GARP and NA need an Ethernet MAC",
+            self.name,
+            hw.sa_family
+        );
+        let mut mac = [0; 6];
+        for (m, b) in mac.iter_mut().zip(hw.sa_data) {
+            *m = b as u8;
+        }
+        Ok(mac)
+    }
+
+    pub fn link_state(&self) -> Result<LinkState> {
+        let req = self.ioctl(libc::SIOCGIFFLAGS, "reading the link flags")?;
+        // SAFETY: SIOCGIFFLAGS fills ifru_flags.
+        let flags = i32::from(unsafe { req.ifr_ifru.ifru_flags });
+        Ok(if flags & libc::IFF_UP == 0 {
+            LinkState::AdminDown
+        } else if flags & libc::IFF_RUNNING == 0 {
+            LinkState::NoCarrier
+        } else {
+            LinkState::Up
+        })
+    }
+
+    /// `net.ipv6.conf.<name>.forwarding`: keepalived sets the Router flag of its NAs from it.
+    pub fn ipv6_forwarding(&self) -> Result<bool> {
+        let path = format!("/proc/sys/net/ipv6/conf/{}/forwarding", self.name);
+        let value = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {path} (is IPv6 disabled on {}?)", self.name))?;
+        Ok(value.trim() != "0")
+    }
+
+    fn ioctl(&self, request: libc::c_ulong, what: &str) -> Result<libc::ifreq> {
+        // SAFETY: plain socket(2); the result is checked before use.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error())
+                .with_context(|| format!("{what} of {}: opening a socket", self.name));
+        }
+        // SAFETY: fd was just created and is owned by nothing else.
+        let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: ifreq is plain old data; all zeroes is a valid value.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (dst, src) in req.ifr_name.iter_mut().zip(self.name.bytes()) {
+            *dst = src as libc::c_char;
+        }
+        // SAFETY: req is a valid ifreq with a NUL-terminated name (by_name bounds its length).
+        let rc = unsafe { libc::ioctl(socket.as_raw_fd(), request as _, &mut req) };
+        if rc < 0 {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::ENODEV) {
+                bail!("interface {} no longer exists", self.name);
+            }
+            return Err(err).with_context(|| format!("{what} of {}", self.name));
+        }
+        Ok(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_is_found_and_is_not_ethernet() {
+        let lo = Interface::by_name("lo").unwrap();
+        assert_eq!(lo.index(), 1);
+        let err = lo.mac().unwrap_err().to_string();
+        assert!(err.contains("not Ethernet"), "{err}");
+    }
+
+    #[test]
+    fn unknown_and_invalid_names_say_so() {
+        let err = Interface::by_name("xvrrp-nope0").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "interface xvrrp-nope0 not found in this network namespace"
+        );
+        for bad in ["", "a-name-far-too-long", "a/b"] {
+            let err = Interface::by_name(bad).unwrap_err().to_string();
+            assert!(err.contains("not a valid interface name"), "{bad:?}: {err}");
+        }
+    }
+}
