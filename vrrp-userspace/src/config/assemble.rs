@@ -218,17 +218,13 @@ fn check_vrids(instances: &[Located], diags: &mut Diagnostics) {
     }
 }
 
+/// keepalived refuses to start when any named interface is missing.
 fn check_interfaces(instances: &[Located], host: &dyn Host, diags: &mut Diagnostics) {
-    for l in instances {
-        if let (Some(name), Some(at)) = (&l.instance.interface, &l.interface_pos)
-            && !host.interface_exists(name)
-        {
+    for (name, at, missing) in instances.iter().flat_map(|l| &l.interfaces) {
+        if !host.interface_exists(name) {
             diags.error(
                 at,
-                format!(
-                    "interface {name} for vrrp_instance {} doesn't exist (Non-existent interface specified in configuration)",
-                    l.instance.name
-                ),
+                format!("{missing} (Non-existent interface specified in configuration)"),
             );
         }
     }

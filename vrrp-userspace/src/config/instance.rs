@@ -98,7 +98,9 @@ pub struct Instance {
 pub struct Located {
     pub instance: Instance,
     pub name_pos: Pos,
-    pub interface_pos: Option<Pos>,
+    /// Every interface named (instance, VIP `dev`, track_interface): the name, where, and how
+    /// keepalived words its absence.
+    pub interfaces: Vec<(String, Pos, String)>,
     pub vrid_pos: Pos,
     /// `track_script` / `track_file` entries before their names are resolved.
     pub track_scripts: Vec<TrackRef>,
@@ -123,7 +125,7 @@ struct Raw {
     accept: Option<bool>,
     auth: Option<(Option<AuthType>, Option<Vec<u8>>, Pos)>,
     vips: Vec<(Vip, Pos)>,
-    excluded_vips: Vec<Vip>,
+    excluded_vips: Vec<(Vip, Pos)>,
     track_scripts: Vec<TrackRef>,
     track_interfaces: Vec<TrackRef>,
     track_files: Vec<TrackRef>,
@@ -289,9 +291,11 @@ impl Raw {
                     }
                 }
                 "virtual_ipaddress_excluded" => {
-                    let items = value::block(node, diags).unwrap_or_default();
-                    self.excluded_vips
-                        .extend(items.iter().filter_map(|item| Vip::parse(item, diags)));
+                    for item in value::block(node, diags).unwrap_or_default() {
+                        if let Some(vip) = Vip::parse(item, diags) {
+                            self.excluded_vips.push((vip, item.pos().clone()));
+                        }
+                    }
                 }
                 "track_script" => {
                     self.track_scripts
@@ -547,8 +551,26 @@ impl Raw {
             );
         }
 
+        let mut interfaces = Vec::new();
+        if let Some(t) = &self.interface {
+            interfaces.push((
+                t.text.clone(),
+                t.pos.clone(),
+                format!("interface {} for vrrp_instance {n} doesn't exist", t.text),
+            ));
+        }
+        for (vip, at) in self.vips.iter().chain(&self.excluded_vips) {
+            if let Some(dev) = &vip.dev {
+                interfaces.push((
+                    dev.clone(),
+                    at.clone(),
+                    format!("interface {dev} for ip address {} doesn't exist", vip.addr),
+                ));
+            }
+        }
+
         let mut vips: Vec<Vip> = self.vips.into_iter().map(|(v, _)| v).collect();
-        let mut excluded_vips = self.excluded_vips;
+        let mut excluded_vips: Vec<Vip> = self.excluded_vips.into_iter().map(|(v, _)| v).collect();
         let max = max_vips(family, version, auth.as_ref());
         if vips.len() > max {
             diags.warn(
@@ -630,6 +652,11 @@ impl Raw {
                     );
                     return None;
                 }
+                interfaces.push((
+                    t.name.text.clone(),
+                    t.name.pos.clone(),
+                    format!("({n}) tracked interface {} doesn't exist", t.name.text),
+                ));
                 Some(Tracked {
                     name: t.name.text,
                     weight,
@@ -668,7 +695,7 @@ impl Raw {
         ok.then(|| Located {
             instance,
             name_pos: name.pos.clone(),
-            interface_pos: self.interface.map(|t| t.pos),
+            interfaces,
             vrid_pos,
             track_scripts: self.track_scripts,
             track_files: self.track_files,

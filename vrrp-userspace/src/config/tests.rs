@@ -443,6 +443,16 @@ fn error_classes_with_exact_positions() {
              (Non-existent interface specified in configuration)\n",
         ),
         (
+            "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  192.0.2.1 dev eth8\n }\n\
+             virtual_ipaddress_excluded {\n  192.0.2.2/24 dev eth7\n }\n track_interface {\n  eth6\n }\n}\n",
+            "k.conf:5:3: error: interface eth8 for ip address 192.0.2.1 doesn't exist \
+             (Non-existent interface specified in configuration)\n\
+             k.conf:8:3: error: interface eth7 for ip address 192.0.2.2 doesn't exist \
+             (Non-existent interface specified in configuration)\n\
+             k.conf:11:3: error: (V) tracked interface eth6 doesn't exist \
+             (Non-existent interface specified in configuration)\n",
+        ),
+        (
             "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n\
              vrrp_instance V {\n interface eth1\n virtual_router_id 2\n virtual_ipaddress {\n  192.0.2.2\n }\n}\n",
             "k.conf:8:15: error: vrrp instance V already defined at k.conf:1:15\n",
