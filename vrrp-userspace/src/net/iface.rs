@@ -28,6 +28,19 @@ pub enum LinkState {
     NoCarrier,
 }
 
+impl LinkState {
+    /// From the `IFF_*` interface flags, as the ioctl and rtnetlink report them.
+    pub(crate) fn from_flags(flags: u32) -> Self {
+        if flags & libc::IFF_UP as u32 == 0 {
+            LinkState::AdminDown
+        } else if flags & libc::IFF_RUNNING as u32 == 0 {
+            LinkState::NoCarrier
+        } else {
+            LinkState::Up
+        }
+    }
+}
+
 impl Interface {
     pub fn by_name(name: &str) -> Result<Self> {
         ensure!(
@@ -81,14 +94,9 @@ impl Interface {
     pub fn link_state(&self) -> Result<LinkState> {
         let req = self.ioctl(libc::SIOCGIFFLAGS, "reading the link flags")?;
         // SAFETY: SIOCGIFFLAGS fills ifru_flags.
-        let flags = i32::from(unsafe { req.ifr_ifru.ifru_flags });
-        Ok(if flags & libc::IFF_UP == 0 {
-            LinkState::AdminDown
-        } else if flags & libc::IFF_RUNNING == 0 {
-            LinkState::NoCarrier
-        } else {
-            LinkState::Up
-        })
+        let flags = unsafe { req.ifr_ifru.ifru_flags };
+        // ifr_flags is the low 16 bits of the interface flags, which hold IFF_UP and IFF_RUNNING.
+        Ok(LinkState::from_flags(u32::from(flags as u16)))
     }
 
     /// `net.ipv6.conf.<name>.forwarding`: keepalived sets the Router flag of its NAs from it.

@@ -5,6 +5,7 @@
 
 pub mod garp;
 pub mod iface;
+pub mod link_watch;
 pub mod vip;
 pub mod vrrp_socket;
 
