@@ -527,7 +527,9 @@ fn a_sync_group_fails_over_as_a_whole_when_one_link_fails() {
     lan.advance(bound);
     assert_eq!(lan.masters(), vec![0]);
     lan.partition(0, vec![0, 1]);
+    let before = lan.transitions.len();
     lan.advance(Duration::from_secs(30));
+    assert_eq!(&lan.transitions[before..], &[], "nobody moves");
     assert_eq!(lan.masters(), vec![0]);
     assert_eq!(lan.routers[1].states(), vec![Some(State::Backup); 2]);
 }
