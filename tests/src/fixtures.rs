@@ -4,11 +4,17 @@ use std::path::PathBuf;
 
 /// The frame in `tests/fixtures/<name>.hex`; whitespace in the file is ignored.
 pub fn frame(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(format!("{name}.hex"));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(format!("{name}.hex"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading fixture {}: {e}", path.display()));
     let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    assert!(digits.len() % 2 == 0, "{}: odd number of hex digits", path.display());
+    assert!(
+        digits.len() % 2 == 0,
+        "{}: odd number of hex digits",
+        path.display()
+    );
     digits
         .chunks(2)
         .map(|pair| {

@@ -76,11 +76,19 @@ impl Advert {
     }
 
     pub fn v2_ipv4() -> Self {
-        Advert { version: 2, interval: 1, ..Self::v3_ipv4() }
+        Advert {
+            version: 2,
+            interval: 1,
+            ..Self::v3_ipv4()
+        }
     }
 
     pub fn v3_ipv6() -> Self {
-        Advert { family: Family::V6, src: V6_SRC, ..Self::v3_ipv4() }
+        Advert {
+            family: Family::V6,
+            src: V6_SRC,
+            ..Self::v3_ipv4()
+        }
     }
 
     pub fn build(&self) -> Vec<u8> {

@@ -82,24 +82,43 @@ impl Netns {
     /// The interface's index inside the namespace.
     pub fn ifindex(&self, ifname: &str) -> u32 {
         let out = self.exec(&["cat", &format!("/sys/class/net/{ifname}/ifindex")]);
-        String::from_utf8_lossy(&out.stdout).trim().parse().expect("ifindex is a number")
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("ifindex is a number")
     }
 }
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        if let Ok(out) = Command::new("ip").args(["netns", "pids", &self.name]).output() {
+        if let Ok(out) = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+        {
             for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
                 let _ = Command::new("kill").args(["-9", pid]).status();
             }
         }
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
 /// Connects `a_if` in `a` to `b_if` in `b` with a veth pair, both ends up.
 pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) {
-    a.ip(&["link", "add", a_if, "type", "veth", "peer", "name", b_if, "netns", b.name()]);
+    a.ip(&[
+        "link",
+        "add",
+        a_if,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        b_if,
+        "netns",
+        b.name(),
+    ]);
     a.ip(&["link", "set", a_if, "up"]);
     b.ip(&["link", "set", b_if, "up"]);
 }
@@ -131,7 +150,9 @@ impl Drop for Process {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}",

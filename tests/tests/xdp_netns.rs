@@ -36,7 +36,10 @@ fn wait_for(
                 return r;
             }
         }
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -52,27 +55,52 @@ fn liveness_map_follows_a_real_keepalived() {
     router.ip(&["addr", "add", "192.0.2.2/24", "dev", "vb"]);
 
     let mut dp = Dataplane::load().expect("loading the XDP program");
-    let mode = router.run(|| dp.attach("vb", AttachMode::Auto)).expect("attaching to vb");
+    let mode = router
+        .run(|| dp.attach("vb", AttachMode::Auto))
+        .expect("attaching to vb");
     assert_eq!(mode, AttachMode::Native, "veth supports native XDP");
-    let key = LivenessKey::new(router.ifindex("vb"), 51, FAMILY_IPV4);
+    let key = LivenessKey::new(51, FAMILY_IPV4);
 
     let dir = std::env::temp_dir().join(format!("xvrrp-ka-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = keepalived_conf(&dir);
     let pid = |n: &str| dir.join(n).display().to_string();
     let keepalived = sender.spawn(&[
-        "keepalived", "-P", "-n", "-l", "-D", "-G",
-        "-f", &conf.display().to_string(),
-        "-p", &pid("keepalived.pid"), "-r", &pid("vrrp.pid"),
+        "keepalived",
+        "-P",
+        "-n",
+        "-l",
+        "-D",
+        "-G",
+        "-f",
+        &conf.display().to_string(),
+        "-p",
+        &pid("keepalived.pid"),
+        "-r",
+        &pid("vrrp.pid"),
     ]);
 
-    let first = wait_for(&dp, key, Duration::from_secs(10), "keepalived's first advert", |_| true);
+    let first = wait_for(
+        &dp,
+        key,
+        Duration::from_secs(10),
+        "keepalived's first advert",
+        |_| true,
+    );
     assert_eq!(first.sender.to_string(), "192.0.2.1");
-    assert_eq!(first.sender_mac.map(|b| format!("{b:02x}")).join(":"), KEEPALIVED_MAC);
-    assert_eq!((first.priority, first.version, first.interval.0), (150, 3, 10));
+    assert_eq!(
+        first.sender_mac.map(|b| format!("{b:02x}")).join(":"),
+        KEEPALIVED_MAC
+    );
+    assert_eq!(
+        (first.priority, first.version, first.interval.0),
+        (150, 3, 10)
+    );
 
     // Every advert repeats the first: with absorption on they stop reaching the stack.
-    let seen = wait_for(&dp, key, Duration::from_secs(5), "five adverts", |r| r.adverts >= 5);
+    let seen = wait_for(&dp, key, Duration::from_secs(5), "five adverts", |r| {
+        r.adverts >= 5
+    });
     dp.set_absorb(true).unwrap();
     let passed_before = dp.counters().unwrap().get(Counter::Passed);
     let later = wait_for(&dp, key, Duration::from_secs(5), "ten more adverts", |r| {
@@ -81,19 +109,36 @@ fn liveness_map_follows_a_real_keepalived() {
     assert!(later.last_seen > seen.last_seen);
     let c = dp.counters().unwrap();
     assert!(c.get(Counter::Absorbed) >= 10, "absorbed: {c:?}");
-    assert!(c.get(Counter::Passed) <= passed_before + 1, "repeats were passed: {c:?}");
+    assert!(
+        c.get(Counter::Passed) <= passed_before + 1,
+        "repeats were passed: {c:?}"
+    );
 
     // keepalived's shutdown advert (priority 0) changes the entry and goes up.
     let out = keepalived.stop(libc::SIGTERM);
-    let stopped = wait_for(&dp, key, Duration::from_secs(5), "the priority-0 advert", |r| {
-        r.priority == 0
-    });
+    let stopped = wait_for(
+        &dp,
+        key,
+        Duration::from_secs(5),
+        "the priority-0 advert",
+        |r| r.priority == 0,
+    );
     assert_eq!(stopped.sender.to_string(), "192.0.2.1");
     assert!(dp.counters().unwrap().get(Counter::Passed) > passed_before);
-    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(log.contains("VI_1"), "keepalived's console log is missing: {log}");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        log.contains("VI_1"),
+        "keepalived's console log is missing: {log}"
+    );
     for complaint in ["invalid", "error", "bogus"] {
-        assert!(!log.to_lowercase().contains(complaint), "keepalived complained: {log}");
+        assert!(
+            !log.to_lowercase().contains(complaint),
+            "keepalived complained: {log}"
+        );
     }
 
     dp.detach().unwrap();

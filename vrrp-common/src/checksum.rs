@@ -75,12 +75,17 @@ mod tests {
 
     #[test]
     fn a_finished_message_validates() {
-        let mut msg = [0x31, 0x33, 0x64, 0x01, 0x00, 0x64, 0x00, 0x00, 192, 0, 2, 100];
+        let mut msg = [
+            0x31, 0x33, 0x64, 0x01, 0x00, 0x64, 0x00, 0x00, 192, 0, 2, 100,
+        ];
         let ph = pseudo_header_v4([192, 0, 2, 1], [224, 0, 0, 18], msg.len() as u16);
         let c = finish(sum(&msg, ph));
         msg[6..8].copy_from_slice(&c.to_be_bytes());
         assert!(is_valid(sum(&msg, ph)));
-        assert!(!is_valid(sum(&msg, 0)), "without the pseudo-header the sum differs");
+        assert!(
+            !is_valid(sum(&msg, 0)),
+            "without the pseudo-header the sum differs"
+        );
     }
 
     #[test]

@@ -10,10 +10,13 @@ pub const PROGRAM: &str = "xvrrp";
 /// A program in the same object that passes every frame (see vrrp-ebpf).
 pub const PASS_PROGRAM: &str = "xvrrp_pass";
 
-/// Hash map `LivenessKey -> Liveness`: the last valid advert seen per virtual router.
+/// Array of `Liveness`, one slot per (VRID, family) as `LivenessKey::slot` numbers them.
+///
+/// Each attached interface has its own program and maps, so the interface is implicit. An
+/// array rather than a hash: the verifier inlines array lookups into a bounds check and an
+/// address computation, which matters on the path every advert takes.
 pub const LIVENESS: &str = "LIVENESS";
-/// 255 VRIDs × 2 families on each of 4 interfaces.
-pub const LIVENESS_MAX_ENTRIES: u32 = 2040;
+pub const LIVENESS_SLOTS: u32 = 512;
 
 /// Per-CPU array of `u64`, one slot per `Counter::slot`.
 pub const COUNTERS: &str = "COUNTERS";
@@ -24,20 +27,34 @@ pub const CONTROL: &str = "CONTROL";
 pub const FAMILY_IPV4: u8 = 4;
 pub const FAMILY_IPV6: u8 = 6;
 
-#[repr(C)]
+/// Which virtual router a liveness slot belongs to. IPv4 and IPv6 instances of one VRID are
+/// independent (RFC 5798 §5.2.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LivenessKey {
-    pub ifindex: u32,
     pub vrid: u8,
-    /// `FAMILY_IPV4` or `FAMILY_IPV6`: IPv4 and IPv6 instances of one VRID are independent
-    /// (RFC 5798 §5.2.3).
+    /// `FAMILY_IPV4` or `FAMILY_IPV6`.
     pub family: u8,
-    pub pad: [u8; 2],
 }
 
 impl LivenessKey {
-    pub const fn new(ifindex: u32, vrid: u8, family: u8) -> Self {
-        Self { ifindex, vrid, family, pad: [0; 2] }
+    pub const fn new(vrid: u8, family: u8) -> Self {
+        Self { vrid, family }
+    }
+
+    pub const fn slot(self) -> u32 {
+        self.vrid as u32 | if self.family == FAMILY_IPV6 { 256 } else { 0 }
+    }
+
+    pub const fn from_slot(slot: u32) -> Self {
+        let family = if slot & 256 != 0 {
+            FAMILY_IPV6
+        } else {
+            FAMILY_IPV4
+        };
+        Self {
+            vrid: slot as u8,
+            family,
+        }
     }
 }
 
@@ -46,7 +63,8 @@ impl LivenessKey {
 pub struct Liveness {
     /// `bpf_ktime_get_ns` (CLOCK_MONOTONIC) when the last valid advert arrived.
     pub last_seen_ns: u64,
-    /// Valid adverts seen for this key, absorbed or passed.
+    /// Valid adverts seen for this virtual router, absorbed or passed; 0 for a slot that has
+    /// heard nothing.
     pub adverts: u64,
     /// The sender's IP source address; an IPv4 address fills the first 4 bytes.
     pub sender: [u8; 16],
@@ -123,7 +141,6 @@ impl Counter {
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: plain `#[repr(C)]` integers and byte arrays with no implicit padding.
-    unsafe impl aya::Pod for super::LivenessKey {}
     unsafe impl aya::Pod for super::Liveness {}
     unsafe impl aya::Pod for super::Control {}
 }
@@ -135,9 +152,19 @@ mod tests {
 
     #[test]
     fn layouts_have_no_implicit_padding() {
-        assert_eq!(size_of::<LivenessKey>(), 4 + 1 + 1 + 2);
         assert_eq!(size_of::<Liveness>(), 8 + 8 + 16 + 6 + 1 + 1 + 2 + 6);
         assert_eq!(size_of::<Control>(), 8);
+    }
+
+    #[test]
+    fn liveness_slots_round_trip_and_fit() {
+        for family in [FAMILY_IPV4, FAMILY_IPV6] {
+            for vrid in 0..=255u8 {
+                let key = LivenessKey::new(vrid, family);
+                assert!(key.slot() < LIVENESS_SLOTS);
+                assert_eq!(LivenessKey::from_slot(key.slot()), key);
+            }
+        }
     }
 
     #[test]
@@ -162,10 +189,20 @@ mod tests {
             interval_cs: 100,
             pad: [0; 6],
         };
-        let later = Liveness { last_seen_ns: 99, adverts: 7, ..a };
+        let later = Liveness {
+            last_seen_ns: 99,
+            adverts: 7,
+            ..a
+        };
         assert!(a.same_advert(&later));
         assert!(!a.same_advert(&Liveness { priority: 0, ..a }));
-        assert!(!a.same_advert(&Liveness { interval_cs: 200, ..a }));
-        assert!(!a.same_advert(&Liveness { sender: [0; 16], ..a }));
+        assert!(!a.same_advert(&Liveness {
+            interval_cs: 200,
+            ..a
+        }));
+        assert!(!a.same_advert(&Liveness {
+            sender: [0; 16],
+            ..a
+        }));
     }
 }

@@ -85,7 +85,11 @@ pub mod vrrp {
 
     /// Length of the message that carries `count` addresses of `addr_len` bytes.
     pub const fn message_len(version: u8, count: u8, addr_len: usize) -> usize {
-        let auth = if version == VERSION_2 { V2_AUTH_DATA_LEN } else { 0 };
+        let auth = if version == VERSION_2 {
+            V2_AUTH_DATA_LEN
+        } else {
+            0
+        };
         HEADER_LEN + count as usize * addr_len + auth
     }
 

@@ -29,7 +29,8 @@ pub struct Advert {
 pub fn parse_v4(ctx: &XdpContext, l3: usize) -> Result<Advert, Reject> {
     let ver_ihl = frame::u8_at(ctx, l3 + ipv4::VER_IHL).ok_or(Reject::Truncated)?;
     let ihl = usize::from(ver_ihl & 0x0f) * 4;
-    let total_len = usize::from(frame::be16_at(ctx, l3 + ipv4::TOTAL_LEN).ok_or(Reject::Truncated)?);
+    let total_len =
+        usize::from(frame::be16_at(ctx, l3 + ipv4::TOTAL_LEN).ok_or(Reject::Truncated)?);
     // An IP length beyond the frame surfaces as Truncated when the checksum reads past the
     // end: comparing it with the frame length here would let LLVM drop the per-read bounds
     // checks that the verifier needs to see.
@@ -119,10 +120,18 @@ impl Header {
         let interval_cs = if version == vrrp::VERSION_2 {
             u16::from(fixed[vrrp::V2_ADVER_INT]) * 100
         } else {
-            u16::from_be_bytes([fixed[vrrp::V3_MAX_ADVER_INT], fixed[vrrp::V3_MAX_ADVER_INT + 1]])
-                & vrrp::V3_MAX_ADVER_INT_MASK
+            u16::from_be_bytes([
+                fixed[vrrp::V3_MAX_ADVER_INT],
+                fixed[vrrp::V3_MAX_ADVER_INT + 1],
+            ]) & vrrp::V3_MAX_ADVER_INT_MASK
         };
-        Ok(Self { message_len, version, vrid: fixed[vrrp::VRID], priority: fixed[vrrp::PRIORITY], interval_cs })
+        Ok(Self {
+            message_len,
+            version,
+            vrid: fixed[vrrp::VRID],
+            priority: fixed[vrrp::PRIORITY],
+            interval_cs,
+        })
     }
 
     /// The interval is checked last so that a corrupted message counts as a bad checksum.

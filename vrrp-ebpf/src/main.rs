@@ -11,9 +11,9 @@ mod frame;
 
 use aya_ebpf::{
     bindings::xdp_action,
-    helpers::bpf_ktime_get_ns,
+    helpers::bpf_ktime_get_coarse_ns,
     macros::{map, xdp},
-    maps::{Array, HashMap, PerCpuArray},
+    maps::{Array, PerCpuArray},
     programs::XdpContext,
 };
 use vrrp_common::{
@@ -24,8 +24,7 @@ use vrrp_common::{
 use advert::Advert;
 
 #[map(name = "LIVENESS")]
-static LIVENESS: HashMap<LivenessKey, Liveness> =
-    HashMap::with_max_entries(maps::LIVENESS_MAX_ENTRIES, 0);
+static LIVENESS: Array<Liveness> = Array::with_max_entries(maps::LIVENESS_SLOTS, 0);
 
 #[map(name = "COUNTERS")]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(Counter::SLOTS, 0);
@@ -35,26 +34,46 @@ static CONTROL: Array<Control> = Array::with_max_entries(1, 0);
 
 #[xdp]
 pub fn xvrrp(ctx: XdpContext) -> u32 {
-    let Some((ethertype, l3)) = l3_start(&ctx) else {
+    // A frame too short to hold an IPv4 protocol field cannot be identified as VRRP. One check
+    // up front also covers every constant-offset read of the untagged fast path below.
+    if !frame::covers(&ctx, ethernet::HEADER_LEN + ipv4::PROTOCOL + 1) {
+        return xdp_action::XDP_PASS;
+    }
+    let Some(ethertype) = frame::ethertype_at(&ctx, ethernet::ETHERTYPE) else {
         return xdp_action::XDP_PASS;
     };
-    let parsed = match ethertype {
-        ethernet::ETHERTYPE_IPV4 => {
-            if frame::u8_at(&ctx, l3 + ipv4::PROTOCOL) != Some(vrrp::IP_PROTOCOL) {
-                return xdp_action::XDP_PASS;
-            }
-            advert::parse_v4(&ctx, l3)
+    if ethertype == ethernet::ETHERTYPE_VLAN.to_be()
+        || ethertype == ethernet::ETHERTYPE_QINQ.to_be()
+    {
+        const INNER: usize = ethernet::HEADER_LEN + vlan::INNER_ETHERTYPE;
+        return match frame::ethertype_at(&ctx, INNER) {
+            Some(inner) => classify::<{ ethernet::HEADER_LEN + vlan::TAG_LEN }>(&ctx, inner),
+            None => xdp_action::XDP_PASS,
+        };
+    }
+    classify::<{ ethernet::HEADER_LEN }>(&ctx, ethertype)
+}
+
+/// The rest of the decision, given the ethertype (network byte order, as loaded: no byte swap
+/// on the common path) and, as a constant so that each copy reads at fixed offsets, where the
+/// IP header starts.
+#[inline(always)]
+fn classify<const L3: usize>(ctx: &XdpContext, ethertype: u16) -> u32 {
+    let parsed = if ethertype == ethernet::ETHERTYPE_IPV4.to_be() {
+        if frame::u8_at(ctx, L3 + ipv4::PROTOCOL) != Some(vrrp::IP_PROTOCOL) {
+            return xdp_action::XDP_PASS;
         }
-        ethernet::ETHERTYPE_IPV6 => {
-            if frame::u8_at(&ctx, l3 + ipv6::NEXT_HEADER) != Some(vrrp::IP_PROTOCOL) {
-                return xdp_action::XDP_PASS;
-            }
-            advert::parse_v6(&ctx, l3)
+        advert::parse_v4(ctx, L3)
+    } else if ethertype == ethernet::ETHERTYPE_IPV6.to_be() {
+        if frame::u8_at(ctx, L3 + ipv6::NEXT_HEADER) != Some(vrrp::IP_PROTOCOL) {
+            return xdp_action::XDP_PASS;
         }
-        _ => return xdp_action::XDP_PASS,
+        advert::parse_v6(ctx, L3)
+    } else {
+        return xdp_action::XDP_PASS;
     };
     match parsed {
-        Ok(advert) => record(&ctx, &advert),
+        Ok(advert) => record(&advert),
         Err(reason) => {
             count(Counter::Rejected(reason));
             xdp_action::XDP_DROP
@@ -69,26 +88,24 @@ pub fn xvrrp_pass(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_PASS
 }
 
-/// The ethertype after at most one VLAN tag, and the offset of the header it announces.
+/// Updates the liveness slot of the advert's virtual router; drops the advert when it repeats
+/// what the slot held and absorption is on, passes it to the daemon otherwise.
 #[inline(always)]
-fn l3_start(ctx: &XdpContext) -> Option<(u16, usize)> {
-    let ethertype = frame::be16_at(ctx, ethernet::ETHERTYPE)?;
-    if ethertype == ethernet::ETHERTYPE_VLAN || ethertype == ethernet::ETHERTYPE_QINQ {
-        let inner = frame::be16_at(ctx, ethernet::HEADER_LEN + vlan::INNER_ETHERTYPE)?;
-        return Some((inner, ethernet::HEADER_LEN + vlan::TAG_LEN));
-    }
-    Some((ethertype, ethernet::HEADER_LEN))
-}
-
-/// Updates the liveness entry of the advert's virtual router; drops the advert when it repeats
-/// what the entry held and absorption is on, passes it to the daemon otherwise.
-#[inline(always)]
-fn record(ctx: &XdpContext, advert: &Advert) -> u32 {
-    let now = unsafe { bpf_ktime_get_ns() };
-    let key = LivenessKey::new(ctx.ingress_ifindex() as u32, advert.vrid, advert.family);
-    let mut seen = Liveness {
+fn record(advert: &Advert) -> u32 {
+    let slot = LivenessKey::new(advert.vrid, advert.family).slot();
+    let Some(entry) = LIVENESS.get_ptr_mut(slot) else {
+        return xdp_action::XDP_PASS;
+    };
+    // SAFETY: a pointer into the array's value, valid for this program run. Writes are not
+    // atomic: a concurrent reader may see a half-updated entry, which the next read corrects;
+    // a changed advert also reaches the daemon's socket, which is what it acts on.
+    let entry = unsafe { &mut *entry };
+    // The coarse clock (one jiffy of resolution, CLOCK_MONOTONIC_COARSE) costs a fraction of
+    // bpf_ktime_get_ns; a few milliseconds are nothing beside a master-down interval.
+    let now = unsafe { bpf_ktime_get_coarse_ns() };
+    let seen = Liveness {
         last_seen_ns: now,
-        adverts: 1,
+        adverts: entry.adverts + 1,
         sender: advert.sender,
         sender_mac: advert.sender_mac,
         priority: advert.priority,
@@ -96,32 +113,25 @@ fn record(ctx: &XdpContext, advert: &Advert) -> u32 {
         interval_cs: advert.interval_cs,
         pad: [0; 6],
     };
-    if let Some(entry) = LIVENESS.get_ptr_mut(&key) {
-        // SAFETY: a pointer into the map's value, valid for this program run. Concurrent
-        // updates from other CPUs can at worst lose a count or a timestamp that the next
-        // advert rewrites.
-        let entry = unsafe { &mut *entry };
-        if entry.same_advert(&seen) {
-            entry.last_seen_ns = now;
-            entry.adverts += 1;
-            if absorbing() {
-                count(Counter::Absorbed);
-                return xdp_action::XDP_DROP;
-            }
-            count(Counter::Passed);
-            return xdp_action::XDP_PASS;
+    if entry.adverts != 0 && entry.same_advert(&seen) {
+        entry.last_seen_ns = now;
+        entry.adverts = seen.adverts;
+        if absorbing() {
+            count(Counter::Absorbed);
+            return xdp_action::XDP_DROP;
         }
-        seen.adverts = entry.adverts + 1;
+    } else {
+        *entry = seen;
     }
-    // A full map cannot hold a new router; the advert still reaches the daemon.
-    let _ = LIVENESS.insert(&key, &seen, 0);
     count(Counter::Passed);
     xdp_action::XDP_PASS
 }
 
 #[inline(always)]
 fn absorbing() -> bool {
-    CONTROL.get(0).is_some_and(|c| c.flags & CONTROL_ABSORB != 0)
+    CONTROL
+        .get(0)
+        .is_some_and(|c| c.flags & CONTROL_ABSORB != 0)
 }
 
 #[inline(always)]

@@ -10,7 +10,11 @@ use vrrp_userspace::{
 };
 
 #[derive(Parser)]
-#[command(name = "xvrrp", version, about = "VRRP (RFC 5798 / RFC 3768) with an XDP dataplane")]
+#[command(
+    name = "xvrrp",
+    version,
+    about = "VRRP (RFC 5798 / RFC 3768) with an XDP dataplane"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,19 +52,34 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Watch { interface, xdp, absorb, every, count } => {
-            watch(&interface, xdp, absorb, every, count)
-        }
+        Command::Watch {
+            interface,
+            xdp,
+            absorb,
+            every,
+            count,
+        } => watch(&interface, xdp, absorb, every, count),
     }
 }
 
-fn watch(interface: &str, mode: AttachMode, absorb: bool, every: f64, count: Option<u64>) -> anyhow::Result<()> {
-    anyhow::ensure!(every > 0.0 && every.is_finite(), "--every must be a positive number of seconds");
+fn watch(
+    interface: &str,
+    mode: AttachMode,
+    absorb: bool,
+    every: f64,
+    count: Option<u64>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        every > 0.0 && every.is_finite(),
+        "--every must be a positive number of seconds"
+    );
     let mut dp = Dataplane::load()?;
     let used = dp.attach(interface, mode)?;
     dp.set_absorb(absorb)?;
     tracing::info!(%interface, mode = %used, absorb, "XDP advert tracker attached");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let mut tick = tokio::time::interval(Duration::from_secs_f64(every));
         let mut reports = 0u64;
@@ -95,6 +114,13 @@ fn report(dp: &Dataplane) -> anyhow::Result<()> {
         .filter(|(_, v)| *v != 0)
         .map(|(c, v)| format!("{}={v}", c.name()))
         .collect();
-    println!("counters: {}", if counters.is_empty() { "none".into() } else { counters.join(" ") });
+    println!(
+        "counters: {}",
+        if counters.is_empty() {
+            "none".into()
+        } else {
+            counters.join(" ")
+        }
+    );
     Ok(())
 }

@@ -37,7 +37,10 @@ pub struct Monotonic(pub u64);
 
 impl Monotonic {
     pub fn now() -> Self {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: clock_gettime writes the timespec it is given; CLOCK_MONOTONIC always exists.
         let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
         debug_assert_eq!(rc, 0);

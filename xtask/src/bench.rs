@@ -28,8 +28,9 @@ pub fn run(which: Which) -> anyhow::Result<()> {
             ("xdp", args)
         }
     };
-    let mut cargo_args: Vec<String> =
-        ["bench", "--quiet", "-p", "tests", "--bench", bench, "--"].map(String::from).into();
+    let mut cargo_args: Vec<String> = ["bench", "--quiet", "-p", "tests", "--bench", bench, "--"]
+        .map(String::from)
+        .into();
     cargo_args.extend(args);
     crate::cargo(cargo_args)
 }

@@ -21,26 +21,67 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 pub fn run(duration: Option<u64>) -> anyhow::Result<()> {
     crate::setup::run()?;
     crate::setup::require_root("the lab creates network namespaces and attaches XDP")?;
-    crate::cargo(["build", "--release", "--quiet", "-p", "vrrp-userspace", "--bin", "xvrrp"].map(String::from))?;
+    crate::cargo(
+        [
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "vrrp-userspace",
+            "--bin",
+            "xvrrp",
+        ]
+        .map(String::from),
+    )?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| crate::workspace_root().join("target"), PathBuf::from);
     let xvrrp = target.join("release/xvrrp");
 
     // SAFETY: the handler only stores to an atomic.
     unsafe {
-        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
+        libc::signal(
+            libc::SIGINT,
+            on_interrupt as *const () as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGTERM,
+            on_interrupt as *const () as libc::sighandler_t,
+        );
     }
     let lab = Lab::new()?;
     lab.build()?;
     let mut children = vec![
-        lab.spawn(&lab.master, &[
-            "keepalived", "-P", "-n", "-l", "-D", "-G", "-f", &lab.path("keepalived.conf"),
-            "-p", &lab.path("keepalived.pid"), "-r", &lab.path("vrrp.pid"),
-        ], Stdio::null())?,
-        lab.spawn(&lab.router, &[
-            &xvrrp.display().to_string(), "watch", "--interface", "vb", "--absorb", "--every", "1",
-        ], Stdio::inherit())?,
+        lab.spawn(
+            &lab.master,
+            &[
+                "keepalived",
+                "-P",
+                "-n",
+                "-l",
+                "-D",
+                "-G",
+                "-f",
+                &lab.path("keepalived.conf"),
+                "-p",
+                &lab.path("keepalived.pid"),
+                "-r",
+                &lab.path("vrrp.pid"),
+            ],
+            Stdio::null(),
+        )?,
+        lab.spawn(
+            &lab.router,
+            &[
+                &xvrrp.display().to_string(),
+                "watch",
+                "--interface",
+                "vb",
+                "--absorb",
+                "--every",
+                "1",
+            ],
+            Stdio::inherit(),
+        )?,
     ];
     println!(
         "lab up: keepalived (VRID 51, 192.0.2.1, advert_int 1) in {}, xvrrp watch on vb in {}; \
@@ -81,7 +122,11 @@ impl Lab {
         let id = std::process::id();
         let dir = std::env::temp_dir().join(format!("xvrrp-lab-{id}"));
         std::fs::create_dir_all(&dir)?;
-        Ok(Lab { master: format!("xvrrp-lab-{id}-ka"), router: format!("xvrrp-lab-{id}-xdp"), dir })
+        Ok(Lab {
+            master: format!("xvrrp-lab-{id}-ka"),
+            router: format!("xvrrp-lab-{id}-xdp"),
+            dir,
+        })
     }
 
     fn build(&self) -> anyhow::Result<()> {
@@ -89,9 +134,38 @@ impl Lab {
             ip(&["netns", "add", ns])?;
             ip(&["-n", ns, "link", "set", "lo", "up"])?;
         }
-        ip(&["-n", &self.master, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", &self.router])?;
-        ip(&["-n", &self.master, "addr", "add", "192.0.2.1/24", "dev", "va"])?;
-        ip(&["-n", &self.router, "addr", "add", "192.0.2.2/24", "dev", "vb"])?;
+        ip(&[
+            "-n",
+            &self.master,
+            "link",
+            "add",
+            "va",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "vb",
+            "netns",
+            &self.router,
+        ])?;
+        ip(&[
+            "-n",
+            &self.master,
+            "addr",
+            "add",
+            "192.0.2.1/24",
+            "dev",
+            "va",
+        ])?;
+        ip(&[
+            "-n",
+            &self.router,
+            "addr",
+            "add",
+            "192.0.2.2/24",
+            "dev",
+            "vb",
+        ])?;
         ip(&["-n", &self.master, "link", "set", "va", "up"])?;
         ip(&["-n", &self.router, "link", "set", "vb", "up"])?;
         std::fs::write(
@@ -133,9 +207,16 @@ impl Drop for Lab {
 }
 
 fn ip(args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new("ip").args(args).output().context("running ip (iproute2)")?;
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .context("running ip (iproute2)")?;
     if !out.status.success() {
-        bail!("ip {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "ip {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }

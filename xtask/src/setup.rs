@@ -39,13 +39,19 @@ fn nightly_rust_src() -> anyhow::Result<()> {
              Install it with `rustup toolchain install nightly --component rust-src`"
         );
     }
-    let installed = output("rustup", &["component", "list", "--installed", "--toolchain", "nightly"])?;
+    let installed = output(
+        "rustup",
+        &["component", "list", "--installed", "--toolchain", "nightly"],
+    )?;
     if installed.lines().any(|l| l.starts_with("rust-src")) {
         return Ok(());
     }
     eprintln!("setup: adding rust-src to the nightly toolchain");
-    run_cmd("rustup", &["component", "add", "rust-src", "--toolchain", "nightly"])
-        .context("rust-src for nightly could not be installed; the eBPF build needs it")
+    run_cmd(
+        "rustup",
+        &["component", "add", "rust-src", "--toolchain", "nightly"],
+    )
+    .context("rust-src for nightly could not be installed; the eBPF build needs it")
 }
 
 fn bpf_linker() -> anyhow::Result<()> {
@@ -53,7 +59,10 @@ fn bpf_linker() -> anyhow::Result<()> {
         if v.split_whitespace().any(|w| w == BPF_LINKER_VERSION) {
             return Ok(());
         }
-        eprintln!("setup: found {}, replacing it with bpf-linker {BPF_LINKER_VERSION}", v.trim());
+        eprintln!(
+            "setup: found {}, replacing it with bpf-linker {BPF_LINKER_VERSION}",
+            v.trim()
+        );
     } else {
         eprintln!("setup: installing bpf-linker {BPF_LINKER_VERSION} (about 80 s)");
     }
@@ -85,7 +94,10 @@ fn debian_packages() -> anyhow::Result<()> {
         .then_some(())
         .with_context(|| format!("apt-get could not install {}", missing.join(" ")))?;
     // keepalived's package starts a system-wide service; tests run their own in namespaces.
-    let _ = Command::new("systemctl").args(["disable", "--now", "keepalived"]).stderr(Stdio::null()).status();
+    let _ = Command::new("systemctl")
+        .args(["disable", "--now", "keepalived"])
+        .stderr(Stdio::null())
+        .status();
     Ok(())
 }
 
@@ -98,15 +110,25 @@ fn on_path(cmd: &str) -> bool {
 }
 
 fn output(cmd: &str, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new(cmd).args(args).output().with_context(|| format!("running {cmd}"))?;
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {cmd}"))?;
     if !out.status.success() {
-        bail!("{cmd} {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "{cmd} {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn run_cmd(cmd: &str, args: &[&str]) -> anyhow::Result<()> {
-    let status = Command::new(cmd).args(args).status().with_context(|| format!("running {cmd}"))?;
+    let status = Command::new(cmd)
+        .args(args)
+        .status()
+        .with_context(|| format!("running {cmd}"))?;
     if !status.success() {
         bail!("{cmd} {} failed ({status})", args.join(" "));
     }

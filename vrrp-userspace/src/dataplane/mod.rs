@@ -8,7 +8,7 @@ use std::{fmt, str::FromStr};
 use anyhow::{Context as _, anyhow, bail};
 use aya::{
     Ebpf,
-    maps::{Array, HashMap, MapData, PerCpuArray},
+    maps::{Array, MapData, PerCpuArray},
     programs::{Xdp, XdpMode, xdp::XdpLinkId},
 };
 use vrrp_common::maps::{self as names, CONTROL_ABSORB, Control, Liveness, LivenessKey};
@@ -52,7 +52,7 @@ impl fmt::Display for AttachMode {
 /// The loaded program and its maps; attached to at most one interface.
 pub struct Dataplane {
     ebpf: Ebpf,
-    liveness: HashMap<MapData, LivenessKey, Liveness>,
+    liveness: Array<MapData, Liveness>,
     counters: PerCpuArray<MapData, u64>,
     control: Array<MapData, Control>,
     link: Option<(XdpLinkId, String, AttachMode)>,
@@ -64,14 +64,23 @@ impl Dataplane {
         let mut ebpf = Ebpf::load(OBJECT).context(
             "loading the XDP object (needs root or CAP_BPF + CAP_NET_ADMIN, and a kernel with BTF)",
         )?;
-        xdp_mut(&mut ebpf)?.load().context("the kernel rejected the XDP program")?;
+        xdp_mut(&mut ebpf)?
+            .load()
+            .context("the kernel rejected the XDP program")?;
         let mut take = |name: &str| {
-            ebpf.take_map(name).ok_or_else(|| anyhow!("map {name} missing from the XDP object"))
+            ebpf.take_map(name)
+                .ok_or_else(|| anyhow!("map {name} missing from the XDP object"))
         };
-        let liveness = HashMap::try_from(take(names::LIVENESS)?)?;
+        let liveness = Array::try_from(take(names::LIVENESS)?)?;
         let counters = PerCpuArray::try_from(take(names::COUNTERS)?)?;
         let control = Array::try_from(take(names::CONTROL)?)?;
-        Ok(Self { ebpf, liveness, counters, control, link: None })
+        Ok(Self {
+            ebpf,
+            liveness,
+            counters,
+            control,
+            link: None,
+        })
     }
 
     /// The loaded program, for `test_run` (BPF_PROG_RUN) in tests and benchmarks.
@@ -128,25 +137,35 @@ impl Dataplane {
     /// Turns absorption of repeated adverts on or off.
     pub fn set_absorb(&mut self, on: bool) -> anyhow::Result<()> {
         let mut control = self.control.get(&0, 0)?;
-        control.flags = if on { control.flags | CONTROL_ABSORB } else { control.flags & !CONTROL_ABSORB };
-        self.control.set(0, control, 0).context("writing the XDP control map")
+        control.flags = if on {
+            control.flags | CONTROL_ABSORB
+        } else {
+            control.flags & !CONTROL_ABSORB
+        };
+        self.control
+            .set(0, control, 0)
+            .context("writing the XDP control map")
     }
 
     /// Every virtual router the program has heard from.
     pub fn liveness(&self) -> anyhow::Result<Vec<RouterLiveness>> {
-        self.liveness
-            .iter()
-            .map(|kv| kv.map(|(k, v)| RouterLiveness::new(k, v)).map_err(Into::into))
-            .collect()
+        let mut heard = Vec::new();
+        for (slot, raw) in self.liveness.iter().enumerate() {
+            let raw = raw?;
+            if raw.adverts != 0 {
+                heard.push(RouterLiveness::new(
+                    LivenessKey::from_slot(slot as u32),
+                    raw,
+                ));
+            }
+        }
+        Ok(heard)
     }
 
-    /// What the program last heard from one virtual router.
+    /// What the program last heard from one virtual router, if anything.
     pub fn liveness_of(&self, key: LivenessKey) -> anyhow::Result<Option<RouterLiveness>> {
-        match self.liveness.get(&key, 0) {
-            Ok(v) => Ok(Some(RouterLiveness::new(key, v))),
-            Err(aya::maps::MapError::KeyNotFound) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        let raw = self.liveness.get(&key.slot(), 0)?;
+        Ok((raw.adverts != 0).then(|| RouterLiveness::new(key, raw)))
     }
 
     /// The per-reason and per-outcome counters, summed over CPUs.

@@ -49,10 +49,19 @@ impl fmt::Display for RouterLiveness {
         let m = self.sender_mac;
         write!(
             f,
-            "if {} vrid {} v{} from {} ({:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}) prio {} every {}, {} adverts",
-            self.key.ifindex, self.key.vrid, self.version, self.sender,
-            m[0], m[1], m[2], m[3], m[4], m[5],
-            self.priority, self.interval, self.adverts
+            "vrid {} v{} from {} ({:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}) prio {} every {}, {} adverts",
+            self.key.vrid,
+            self.version,
+            self.sender,
+            m[0],
+            m[1],
+            m[2],
+            m[3],
+            m[4],
+            m[5],
+            self.priority,
+            self.interval,
+            self.adverts
         )
     }
 }
