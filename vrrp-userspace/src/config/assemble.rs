@@ -134,7 +134,7 @@ pub fn assemble(nodes: &[Node], host: &dyn Host, diags: &mut Diagnostics) -> Con
     for g in &mut groups {
         check_notify(&mut g.group.notify, &g.notify_pos, host, diags);
     }
-    check_script_user(&global, &scripts, &instances, &groups, host, diags);
+    check_script_security(&global, &scripts, &instances, &groups, host, diags);
 
     Config {
         global,
@@ -282,9 +282,10 @@ fn check_notify(
     }
 }
 
-/// keepalived runs scripts as `script_user`, else as `keepalived_script`, else as root; the
-/// last without `enable_script_security` is what it calls a security violation.
-fn check_script_user(
+/// keepalived runs a script as its own `user`, else `script_user`, else `keepalived_script`
+/// if that user exists, else root; a script it can run as root without `enable_script_security`
+/// is what it calls a security violation.
+fn check_script_security(
     global: &GlobalDefs,
     scripts: &[(VrrpScript, Pos, Pos)],
     instances: &[Located],
@@ -292,36 +293,48 @@ fn check_script_user(
     host: &dyn Host,
     diags: &mut Diagnostics,
 ) {
-    if global.script_user.is_some()
-        || global.enable_script_security
-        || host.user_exists("keepalived_script")
-    {
+    if global.enable_script_security {
         return;
     }
-    let notify_at = |notify: &super::Notify, written: &[(String, Pos)]| {
-        written
+    let default_is_root = match &global.script_user {
+        Some(user) => user.user == "root",
+        None => !host.user_exists("keepalived_script"),
+    };
+    let as_root = |c: &super::Command| {
+        c.run_as
+            .as_ref()
+            .map_or(default_is_root, |r| r.user == "root")
+    };
+    let notify_as_root = |notify: &super::Notify, written: &[(String, Pos)]| {
+        notify
             .iter()
-            .find(|(keyword, _)| notify.iter().any(|(k, c)| k == keyword && c.is_some()))
-            .map(|(_, at)| at.clone())
+            .filter(|(_, c)| c.as_ref().is_some_and(as_root))
+            .find_map(|(keyword, _)| {
+                written
+                    .iter()
+                    .find(|(k, _)| k == keyword)
+                    .map(|(_, at)| at.clone())
+            })
     };
     let first = scripts
         .iter()
+        .filter(|(s, _, _)| as_root(&s.command))
         .map(|(_, at, _)| at.clone())
         .chain(
             instances
                 .iter()
-                .filter_map(|l| notify_at(&l.instance.notify, &l.notify_pos)),
+                .filter_map(|l| notify_as_root(&l.instance.notify, &l.notify_pos)),
         )
         .chain(
             groups
                 .iter()
-                .filter_map(|g| notify_at(&g.group.notify, &g.notify_pos)),
+                .filter_map(|g| notify_as_root(&g.group.notify, &g.notify_pos)),
         )
         .next();
     if let Some(at) = first {
         diags.warn(
             &at,
-            "SECURITY VIOLATION - scripts are being executed but script_security not enabled (no script_user, and user keepalived_script does not exist: scripts run as root)",
+            "SECURITY VIOLATION - scripts are being executed but script_security not enabled (this script runs as root)",
         );
     }
 }

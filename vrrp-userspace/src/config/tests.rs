@@ -511,7 +511,7 @@ fn error_classes_with_exact_positions() {
             "vrrp_script s {\n script /usr/bin/a\n}\nvrrp_script s {\n script /usr/bin/b\n}\n",
             "k.conf:4:1: error: vrrp_script s already defined at k.conf:1:1\n\
              k.conf:2:9: warning: SECURITY VIOLATION - scripts are being executed but script_security not enabled \
-             (no script_user, and user keepalived_script does not exist: scripts run as root)\n",
+             (this script runs as root)\n",
         ),
     ];
     for (text, expected) in cases {
@@ -592,7 +592,7 @@ fn keepalived_fixups_are_warnings() {
             "k.conf:10:3: warning: (V) ignoring eth1 tracked interface due to address owner\n\
              k.conf:14:3: warning: (V) ignoring tracked script s with weights due to address_owner\n\
              k.conf:2:9: warning: SECURITY VIOLATION - scripts are being executed but script_security not enabled \
-             (no script_user, and user keepalived_script does not exist: scripts run as root)\n",
+             (this script runs as root)\n",
         ),
         (
             "global_defs {\n script_user root\n}\nvrrp_script s {\n script /usr/bin/s\n weight 10\n}\n\
@@ -601,7 +601,15 @@ fn keepalived_fixups_are_warnings() {
              vrrp_instance B {\n interface eth0\n virtual_router_id 2\n virtual_ipaddress {\n  192.0.2.2\n }\n}\n\
              vrrp_sync_group G {\n group {\n  A\n  B\n }\n}\n",
             "k.conf:30:3: warning: (A) ignoring eth1 tracked interface weight due to SYNC group\n\
-             k.conf:30:3: warning: (A) ignoring tracked script s with weights due to SYNC group\n",
+             k.conf:30:3: warning: (A) ignoring tracked script s with weights due to SYNC group\n\
+             k.conf:5:9: warning: SECURITY VIOLATION - scripts are being executed but script_security not enabled \
+             (this script runs as root)\n",
+        ),
+        (
+            "global_defs {\n script_user nobody\n}\nvrrp_script quiet {\n script /usr/bin/a\n}\nvrrp_script loud {\n script /usr/bin/b\n user root\n}\n\
+             vrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n",
+            "k.conf:8:9: warning: SECURITY VIOLATION - scripts are being executed but script_security not enabled \
+             (this script runs as root)\n",
         ),
         (
             "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n version 2\n virtual_ipaddress {\n  fe80::1\n }\n}\n",
