@@ -15,7 +15,7 @@ use std::{
 };
 
 use tests::netns::{Netns, veth};
-use vrrp_common::wire::ethernet;
+use vrrp_common::wire::{ethernet, ipv6};
 use vrrp_userspace::{
     net::{garp::Announcer, iface::Interface},
     wire::{arp, ndisc},
@@ -99,8 +99,9 @@ impl Capture {
         })
     }
 
-    /// Frames sent by A (other traffic on the link, B's own included, is skipped), until `n`
-    /// were seen or 5 s passed.
+    /// ARP and Neighbor Advertisement frames sent by A, until `n` were seen or 5 s passed.
+    /// Everything else on the link (B's frames, A's router solicitations and MLD reports) is
+    /// skipped.
     fn frames_from_a(&self, n: usize) -> Vec<Vec<u8>> {
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut frames = Vec::new();
@@ -115,13 +116,29 @@ impl Capture {
                 continue;
             }
             let frame = &buf[..len as usize];
-            if frame.len() >= ethernet::HEADER_LEN
-                && frame[ethernet::SRC..ethernet::SRC + 6] == A_MAC
-            {
+            if is_announcement(frame) && frame[ethernet::SRC..ethernet::SRC + 6] == A_MAC {
                 frames.push(frame.to_vec());
             }
         }
         frames
+    }
+}
+
+/// ARP, or ICMPv6 type 136 directly after the IPv6 header; read with offsets from vrrp-common,
+/// not with the codecs under test.
+fn is_announcement(frame: &[u8]) -> bool {
+    let icmp = ethernet::HEADER_LEN + ipv6::HEADER_LEN;
+    if frame.len() < ethernet::HEADER_LEN {
+        return false;
+    }
+    match u16::from_be_bytes([frame[ethernet::ETHERTYPE], frame[ethernet::ETHERTYPE + 1]]) {
+        ethernet::ETHERTYPE_ARP => true,
+        ethernet::ETHERTYPE_IPV6 => {
+            frame.len() > icmp
+                && frame[ethernet::HEADER_LEN + ipv6::NEXT_HEADER] == 58
+                && frame[icmp] == 136
+        }
+        _ => false,
     }
 }
 

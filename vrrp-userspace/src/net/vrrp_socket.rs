@@ -13,6 +13,9 @@
 //! - received with source, destination and TTL / hop limit, which the codec checks. A raw IPv4
 //!   socket delivers the IP header (read with `wire::ip`), a raw IPv6 socket only the payload,
 //!   with the hop limit and destination as ancillary data.
+//!
+//! One socket per interface and family serves every instance on it: each receives every VRRP
+//! datagram of the interface, so the daemon demultiplexes by VRID after parsing.
 
 use std::{
     io, mem,
