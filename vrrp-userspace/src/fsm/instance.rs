@@ -88,6 +88,7 @@ impl Instance {
         &self.adjustments
     }
 
+    /// The current protocol state.
     pub fn state(&self) -> State {
         self.state
     }
@@ -151,6 +152,15 @@ impl Instance {
         master_down_interval(self.cfg.version, self.priority(), self.master_adver_int)
     }
 
+    /// "Set Master_Adver_Interval to Adver Interval contained in the ADVERTISEMENT" (v3 only;
+    /// RFC 3768 keeps the configured interval). A zero interval, which validation should have
+    /// dropped, would shrink Master_Down_Interval to a bare skew, so the last one is kept.
+    fn learn_interval(&mut self, advert: Advert) {
+        if self.cfg.version == Version::V3 && advert.max_adver_int.0 > 0 {
+            self.master_adver_int = advert.max_adver_int;
+        }
+    }
+
     /// Interface down or a weight-0 tracker failing; what puts a whole sync group in FAULT.
     pub(crate) fn own_fault(&self) -> bool {
         !self.link_up || self.priorities.faulted()
@@ -208,9 +218,7 @@ impl Instance {
         // advert of equal or higher priority stops the countdown.
         let delaying = self.cfg.preempt_delay.0 > 0 && self.preempt_after.is_none_or(|at| at > now);
         if self.cfg.nopreempt || advert.priority >= local || delaying {
-            if self.cfg.version == Version::V3 && advert.max_adver_int.0 > 0 {
-                self.master_adver_int = advert.max_adver_int;
-            }
+            self.learn_interval(advert);
             let at = now + self.master_down_interval();
             self.armed.arm(out, TimerId::MasterDown, at);
             if self.cfg.preempt_delay.0 > 0 {
@@ -267,9 +275,7 @@ impl Instance {
         let higher = advert.priority > local
             || (advert.priority == local && advert.src > self.cfg.primary_address);
         if higher {
-            if self.cfg.version == Version::V3 && advert.max_adver_int.0 > 0 {
-                self.master_adver_int = advert.max_adver_int;
-            }
+            self.learn_interval(advert);
             self.step_down(now, out);
         }
         // Otherwise discard; the lower-priority sender will yield to our next advert.

@@ -5,7 +5,8 @@
 //! [`Monotonic`] time to [`Instance::handle`] (or [`SyncGroup::handle`]) and executes the
 //! returned [`Action`]s in order. Timers are named ([`TimerId`]) and armed at absolute deadlines;
 //! the daemon keeps at most one deadline per name and instance, replaces it on every `ArmTimer`,
-//! drops it on `CancelTimer`, and reports `Event::TimerExpired` once the deadline has passed.
+//! drops it on `CancelTimer`, and reports `Event::TimerExpired` once the deadline has passed
+//! (at once if it already has).
 //! A late or stale expiry is harmless: the instance ignores expiries of timers it did not arm
 //! or whose deadline is still ahead.
 //!
@@ -97,6 +98,7 @@ pub struct Tracker {
 /// The configuration of one instance as the state machine needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
+    /// Decides the timer formulas and whether Master_Adver_Interval is learned.
     pub version: Version,
     /// Base priority, 1..=255; 255 makes this router the address owner.
     pub priority: u8,
@@ -104,6 +106,7 @@ pub struct Config {
     pub advert_interval: Centisecs,
     /// Our primary address: the source of our adverts, compared on equal priority.
     pub primary_address: IpAddr,
+    /// keepalived's `state`.
     pub initial_state: InitialState,
     /// keepalived `nopreempt`: Preempt_Mode = false.
     pub nopreempt: bool,
@@ -112,6 +115,7 @@ pub struct Config {
     /// Accept_Mode (RFC 5798 §6.1), carried to the dataplane with `Action::AddVips`.
     pub accept: bool,
     pub garp: GarpConfig,
+    /// Trackers with their status at startup; later changes arrive as `Event::Tracker`.
     pub trackers: Vec<Tracker>,
 }
 

@@ -36,7 +36,8 @@ impl SyncGroup {
     }
 
     /// Feeds `event` to member `index`; returns the actions of every member, tagged with the
-    /// member's index, in execution order.
+    /// member's index, in execution order. Startup and Shutdown go to each member in turn: a
+    /// member that has not started holds the others back from Master.
     pub fn handle(&mut self, index: usize, event: Event, now: Monotonic) -> Vec<(usize, Action)> {
         let mut out = Vec::new();
         self.run(index, &mut out, |m, o| m.step(event, now, o));
