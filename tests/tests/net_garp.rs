@@ -17,7 +17,11 @@ use std::{
 use tests::netns::{Netns, veth};
 use vrrp_common::wire::{ethernet, ipv6};
 use vrrp_userspace::{
-    net::{garp::Announcer, iface::Interface},
+    net::{
+        garp::Announcer,
+        iface::Interface,
+        vip::{Addresses, Vip},
+    },
     wire::{arp, ndisc},
 };
 
@@ -27,6 +31,8 @@ const A_MAC_TEXT: &str = "02:00:00:00:0a:01";
 const OLD_MAC_TEXT: &str = "02:00:00:00:0e:ee";
 const VIP4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100);
+/// How long frames A sends take at most to show up in B.
+const SOON: Duration = Duration::from_secs(5);
 
 /// A (`va`, MAC `A_MAC`, 192.0.2.1/24) and B (`vb`, 192.0.2.2/24, 2001:db8::2/64), no DAD.
 fn topology(tag: &str) -> (Netns, Netns) {
@@ -99,11 +105,11 @@ impl Capture {
         })
     }
 
-    /// ARP and Neighbor Advertisement frames sent by A, until `n` were seen or 5 s passed.
+    /// ARP and Neighbor Advertisement frames sent by A, until `n` were seen or `limit` passed.
     /// Everything else on the link (B's frames, A's router solicitations and MLD reports) is
     /// skipped.
-    fn frames_from_a(&self, n: usize) -> Vec<Vec<u8>> {
-        let deadline = Instant::now() + Duration::from_secs(5);
+    fn frames_from_a(&self, n: usize, limit: Duration) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + limit;
         let mut frames = Vec::new();
         let mut buf = [0u8; 2048];
         while frames.len() < n && Instant::now() < deadline {
@@ -181,7 +187,7 @@ fn b_receives_exactly_the_frames_keepalived_would_send() {
     .to_frame()
     .to_vec();
     // Rounds outside, VIPs inside, as keepalived's vrrp_garp_master_repeat.
-    let frames = capture.frames_from_a(4);
+    let frames = capture.frames_from_a(4, SOON);
     assert_eq!(frames, [garp.clone(), na.clone(), garp, na]);
 
     // Read back independently of the emitting code.
@@ -223,7 +229,7 @@ fn garp_moves_an_existing_entry_and_creates_one_only_with_arp_accept() {
     let capture = Capture::open(&b, "vb");
     let fresh = Ipv4Addr::new(192, 0, 2, 101);
     announce(&a, &[IpAddr::V4(fresh)], 3);
-    assert_eq!(capture.frames_from_a(3).len(), 3);
+    assert_eq!(capture.frames_from_a(3, SOON).len(), 3);
     let out = b.ip(&["neigh", "show", "192.0.2.101", "dev", "vb"]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
@@ -272,7 +278,7 @@ fn unsolicited_na_moves_an_existing_entry_and_carries_the_router_flag() {
     let capture = Capture::open(&b, "vb");
     let fresh: Ipv6Addr = "2001:db8::101".parse().unwrap();
     announce(&a, &[IpAddr::V6(fresh)], 3);
-    assert_eq!(capture.frames_from_a(3).len(), 3);
+    assert_eq!(capture.frames_from_a(3, SOON).len(), 3);
     let out = b.ip(&["neigh", "show", "2001:db8::101", "dev", "vb"]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
@@ -282,7 +288,7 @@ fn unsolicited_na_moves_an_existing_entry_and_carries_the_router_flag() {
     // RFC 9131 lets only routers learn from untracked NAs: forwarding must be on as well.
     b.exec(&["sysctl", "-qw", "net.ipv6.conf.vb.accept_untracked_na=1"]);
     announce(&a, &[IpAddr::V6(fresh)], 1);
-    assert_eq!(capture.frames_from_a(1).len(), 1);
+    assert_eq!(capture.frames_from_a(1, SOON).len(), 1);
     let out = b.ip(&["neigh", "show", "2001:db8::101", "dev", "vb"]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
@@ -292,4 +298,115 @@ fn unsolicited_na_moves_an_existing_entry_and_carries_the_router_flag() {
     b.exec(&["sysctl", "-qw", "net.ipv6.conf.vb.forwarding=1"]);
     announce(&a, &[IpAddr::V6(fresh)], 1);
     neighbour_becomes(&b, "2001:db8::101", Some(A_MAC_TEXT));
+}
+
+/// keepalived 2.2.7 as master for an IPv4 and an IPv6 instance on A, then xvrrp doing the same
+/// by hand: B receives the same GARP and NA bytes, and `ip addr` shows the VIPs the same way.
+#[test]
+fn matches_a_live_keepalived() {
+    let (a, b) = topology("gka");
+    let dir = std::env::temp_dir().join(format!("xvrrp-gka-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("keepalived.conf");
+    // One announcement round per instance; the refresh after garp_master_delay (5 s) comes
+    // after the test has stopped keepalived.
+    std::fs::write(
+        &conf,
+        "global_defs {\n  vrrp_garp_master_repeat 1\n}\n\
+         vrrp_instance V4 {\n  state MASTER\n  interface va\n  virtual_router_id 51\n\
+           priority 100\n  advert_int 1\n  virtual_ipaddress {\n\
+             192.0.2.100/24 dev va label va:1\n  }\n}\n\
+         vrrp_instance V6 {\n  state MASTER\n  interface va\n  virtual_router_id 52\n\
+           priority 100\n  advert_int 1\n  version 3\n  virtual_ipaddress {\n\
+             2001:db8::100/64\n  }\n}\n",
+    )
+    .unwrap();
+    let file = |n: &str| dir.join(n).display().to_string();
+    let capture = Capture::open(&b, "vb");
+    let keepalived = a.spawn(&[
+        "keepalived",
+        "-P",
+        "-n",
+        "-l",
+        "-D",
+        "-G",
+        "-f",
+        &conf.display().to_string(),
+        "-p",
+        &file("keepalived.pid"),
+        "-r",
+        &file("vrrp.pid"),
+    ]);
+    // keepalived takes a few seconds from start to master.
+    let mut theirs = capture.frames_from_a(2, Duration::from_secs(15));
+    let their_addrs = vip_lines(&a);
+    let out = keepalived.stop(libc::SIGTERM);
+    let _ = std::fs::remove_dir_all(&dir);
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        theirs.len(),
+        2,
+        "keepalived sent no GARP / NA within 15 s: {log}"
+    );
+    // The instances become master independently, so compare in a fixed order.
+    theirs.sort();
+    assert_eq!(their_addrs.len(), 2, "{their_addrs:?}");
+
+    // keepalived removes its VIPs when it stops.
+    for _ in 0..50 {
+        if vip_lines(&a).is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        vip_lines(&a),
+        Vec::<String>::new(),
+        "keepalived left VIPs behind"
+    );
+
+    a.run(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let va = Interface::by_name("va").unwrap();
+            let addrs = Addresses::connect().unwrap();
+            for vip in [
+                Vip {
+                    addr: VIP4.into(),
+                    prefix_len: 24,
+                    label: Some("va:1".into()),
+                },
+                Vip {
+                    addr: VIP6.into(),
+                    prefix_len: 64,
+                    label: None,
+                },
+            ] {
+                addrs.add(&va, &vip).await.unwrap();
+            }
+        })
+    });
+    assert_eq!(vip_lines(&a), their_addrs);
+    announce(&a, &[IpAddr::V4(VIP4), IpAddr::V6(VIP6)], 1);
+    let mut ours = capture.frames_from_a(2, SOON);
+    ours.sort();
+    assert_eq!(ours, theirs);
+}
+
+/// `ip addr` lines of A's VIPs, without the interface index.
+fn vip_lines(a: &Netns) -> Vec<String> {
+    let out = a.ip(&["-o", "addr", "show", "dev", "va"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("192.0.2.100") || l.contains("2001:db8::100"))
+        .map(|l| {
+            l.split_once(':')
+                .map_or(l, |(_, rest)| rest)
+                .trim()
+                .to_owned()
+        })
+        .collect()
 }
