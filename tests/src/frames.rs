@@ -50,6 +50,8 @@ pub struct Advert {
     /// Cut the frame to this many bytes, leaving the IP length field as it was.
     pub truncate_to: Option<usize>,
     pub fragment: bool,
+    /// Bytes appended to the IP payload after the VRRP message (outside its checksum).
+    pub trailing: usize,
 }
 
 impl Advert {
@@ -72,6 +74,7 @@ impl Advert {
             src,
             truncate_to: None,
             fragment: false,
+            trailing: 0,
         }
     }
 
@@ -92,7 +95,8 @@ impl Advert {
     }
 
     pub fn build(&self) -> Vec<u8> {
-        let message = self.message();
+        let mut message = self.message();
+        message.resize(message.len() + self.trailing, 0xee);
         let mut frame = l2_header(self.src_mac, self.vlan, self.ethertype());
         match self.family {
             Family::V4 => {

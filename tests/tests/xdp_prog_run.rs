@@ -374,6 +374,15 @@ fn ipv4_and_ipv6_of_one_vrid_are_separate_routers() {
 }
 
 #[test]
+fn bytes_after_the_message_are_outside_its_checksum() {
+    let mut dp = load();
+    for family in [Advert::v3_ipv4(), Advert::v3_ipv6(), Advert::v2_ipv4()] {
+        let advert = Advert { trailing: 6, ..family };
+        assert_eq!(run(&mut dp, &advert.build()), XDP_PASS, "{advert:?}");
+    }
+}
+
+#[test]
 fn many_addresses_are_checksummed() {
     let mut dp = load();
     for addresses in [0u8, 2, 20, 255] {

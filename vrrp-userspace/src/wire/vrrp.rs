@@ -352,13 +352,20 @@ impl<T: AsRef<[u8]>> Packet<T> {
         &self.buffer.as_ref()[start..start + field::V2_AUTH_DATA_LEN]
     }
 
+    /// The message the header describes: what the checksum covers. Bytes after it are no
+    /// part of VRRP; a sender that summed them gets a bad checksum. The XDP program draws
+    /// the same line. Needs [`Packet::check_body`].
+    fn message(&self, family: Family) -> &[u8] {
+        &self.buffer.as_ref()[..self.message_len(family)]
+    }
+
     /// Whether the checksum is right for a message sent between `endpoints`.
     ///
-    /// The sum runs over the whole buffer, as the XDP program sums the whole IP payload.
     /// Version 2 sums the message alone; version 3 adds the pseudo-header, except that over
-    /// IPv4 the message alone is accepted too (see [`V3Ipv4Checksum`]).
+    /// IPv4 the message alone is accepted too (see [`V3Ipv4Checksum`]). Needs
+    /// [`Packet::check_body`].
     pub fn verify_checksum(&self, endpoints: &Endpoints) -> bool {
-        let data = self.buffer.as_ref();
+        let data = self.message(endpoints.family());
         let sum = checksum::sum(data, 0);
         let with_pseudo = || checksum::is_valid(sum + endpoints.pseudo_header(data.len()));
         match (endpoints.family(), self.version()) {
@@ -427,7 +434,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Computes the checksum over the whole buffer for a message sent between `endpoints`.
     pub fn fill_checksum(&mut self, endpoints: &Endpoints, v3_ipv4: V3Ipv4Checksum) {
         self.set_checksum(0);
-        let data = self.buffer.as_ref();
+        let data = self.message(endpoints.family());
         let pseudo = match (endpoints.family(), self.version(), v3_ipv4) {
             (Family::V6, ..) => endpoints.pseudo_header(data.len()),
             (Family::V4, field::VERSION_3, V3Ipv4Checksum::WithPseudoHeader) => {
@@ -860,16 +867,20 @@ mod tests {
     }
 
     #[test]
-    fn trailing_bytes_belong_to_the_checksum_but_not_the_repr() {
+    fn trailing_bytes_are_outside_the_message_and_its_checksum() {
         let ctx = v4_ctx();
         let mut msg = emit(&v3_ipv4_repr(), &ctx.endpoints, V3Ipv4Checksum::default());
-        msg.extend_from_slice(&[0, 0, 0, 0]);
-        // The pseudo-header counts them too, as the XDP program takes the whole IP payload.
-        assert_eq!(parse(&msg, &ctx), Err(Reject::BadChecksum));
+        msg.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(parse(&msg, &ctx).unwrap(), v3_ipv4_repr());
+        // A sender whose sum covered them does not pass: the message's own sum is off.
+        let mut summed_all = msg.clone();
+        summed_all[field::CHECKSUM..][..2].fill(0);
+        let pseudo = ctx.endpoints.pseudo_header(summed_all.len());
+        let c = checksum::finish(checksum::sum(&summed_all, pseudo));
+        summed_all[field::CHECKSUM..][..2].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(parse(&summed_all, &ctx), Err(Reject::BadChecksum));
         refill(&mut msg, &ctx);
         assert_eq!(parse(&msg, &ctx).unwrap(), v3_ipv4_repr());
-        msg[13] = 1;
-        assert_eq!(parse(&msg, &ctx), Err(Reject::BadChecksum));
     }
 
     #[test]
