@@ -470,6 +470,46 @@ fn nopreempt_keeps_a_lower_priority_master() {
 }
 
 #[test]
+fn preempt_delay_holds_preemption_for_the_delay_after_the_first_lower_advert() {
+    let interval = Centisecs(100);
+    let mut patient = config(0, Version::V3, 200, interval, -10, false);
+    patient.preempt_delay = Centisecs::from_secs(10);
+    let mut lan = single(vec![
+        patient,
+        config(1, Version::V3, 100, interval, -10, false),
+    ]);
+    lan.start(1);
+    lan.advance(Duration::from_secs(10));
+    lan.start(0);
+    let mark = lan.transitions.len();
+    for _ in 0..200 {
+        if lan.routers[0].heard.is_some() {
+            break;
+        }
+        lan.advance(Duration::from_millis(10));
+    }
+    let h1 = lan.routers[0]
+        .heard
+        .expect("router 0 hears the Master within 2 s");
+    lan.advance(Duration::from_secs(30));
+    let took_over = lan.transitions[mark..]
+        .iter()
+        .find(|&&(_, i, _, s)| i == 0 && s == State::Master)
+        .map(|&(at, ..)| at)
+        .expect("router 0 preempts in the end");
+    let mdi = master_down_interval(Version::V3, 200, interval);
+    assert!(
+        took_over >= h1 + Duration::from_secs(10),
+        "not before the delay"
+    );
+    assert!(
+        took_over <= h1 + Duration::from_secs(10) + mdi,
+        "within one Master_Down_Interval after"
+    );
+    assert_eq!(lan.masters(), vec![0]);
+}
+
+#[test]
 fn tracker_weight_moves_mastership_and_back() {
     let mut lan = single(vec![
         config(0, Version::V3, 110, Centisecs(100), -20, false),
