@@ -65,12 +65,11 @@ impl SyncGroup {
             self.run(i, out, |m, o| m.set_forced_fault(group_fault, now, o));
         }
 
-        let running = |m: &Instance| m.state() != State::Initialize;
         let some_master = self.members.iter().any(|m| m.state() == State::Master);
         let some_content_backup = self
             .members
             .iter()
-            .any(|m| running(m) && m.state() == State::Backup && !m.wants_master());
+            .any(|m| m.state() == State::Backup && !m.wants_master());
         if some_master && some_content_backup {
             for i in 0..self.members.len() {
                 self.run(i, out, |m, o| m.demote(now, o));
