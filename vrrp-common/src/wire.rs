@@ -96,3 +96,25 @@ pub mod vrrp {
     /// The largest message: 255 IPv6 addresses in version 3.
     pub const MAX_MESSAGE_LEN: usize = message_len(VERSION_3, 255, super::ipv6::ADDR_LEN);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_len_counts_addresses_and_v2_auth_data() {
+        assert_eq!(vrrp::message_len(vrrp::VERSION_3, 1, ipv4::ADDR_LEN), 12);
+        assert_eq!(vrrp::message_len(vrrp::VERSION_2, 1, ipv4::ADDR_LEN), 20);
+        assert_eq!(vrrp::message_len(vrrp::VERSION_3, 2, ipv6::ADDR_LEN), 40);
+        assert_eq!(vrrp::message_len(vrrp::VERSION_3, 0, ipv4::ADDR_LEN), vrrp::HEADER_LEN);
+        assert_eq!(vrrp::MAX_MESSAGE_LEN, 8 + 255 * 16);
+    }
+
+    #[test]
+    fn ipv6_headers_and_vrrp_fields_do_not_overlap() {
+        assert_eq!(ipv6::DST + ipv6::ADDR_LEN, ipv6::HEADER_LEN);
+        assert_eq!(ipv4::DST + ipv4::ADDR_LEN, ipv4::MIN_HEADER_LEN);
+        assert_eq!(vrrp::CHECKSUM + 2, vrrp::HEADER_LEN);
+        assert_eq!(ethernet::ETHERTYPE + 2, ethernet::HEADER_LEN);
+    }
+}
