@@ -20,6 +20,7 @@ use vrrp_common::{
 };
 use vrrp_userspace::{
     net::{
+        garp::Announcer,
         iface::Interface,
         vip::Addresses,
         vrrp_socket::{RECV_BUFFER_LEN, VrrpSocket},
@@ -194,5 +195,66 @@ fn ipv6_multicast_and_unicast_from_the_link_local_address() {
 
         sender.send_multicast(&message[..4]).await.unwrap();
         assert_eq!(recv(&receiver).await.unwrap_err(), Reject::Truncated);
+    });
+}
+
+/// Runs `f` with CAP_NET_RAW out of the calling thread's effective set (capabilities are
+/// per thread, and `Netns::run` threads end with their closure).
+fn without_cap_net_raw<T>(f: impl FnOnce() -> T) -> T {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    const CAP_NET_RAW: u32 = 13;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget / capset with a version 3 header and two data words, as capget(2) says.
+    unsafe {
+        assert_eq!(
+            libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()),
+            0
+        );
+        data[0].effective &= !(1 << CAP_NET_RAW);
+        let rc = libc::syscall(libc::SYS_capset, &mut header, data.as_ptr());
+        assert_eq!(rc, 0, "capset: {}", std::io::Error::last_os_error());
+    }
+    f()
+}
+
+#[test]
+fn without_cap_net_raw_the_error_says_so() {
+    let (a, _b) = topology("vscap");
+    let rt = runtime();
+    in_ns(&a, &rt, || {
+        let va = Interface::by_name("va").unwrap();
+        without_cap_net_raw(|| {
+            let err = format!(
+                "{:#}",
+                VrrpSocket::open_v4(&va, Ipv4Addr::new(192, 0, 2, 1)).unwrap_err()
+            );
+            assert!(
+                err.starts_with("opening a raw VRRP socket for va: need CAP_NET_RAW"),
+                "{err}"
+            );
+            let err = format!("{:#}", Announcer::open(&va).unwrap_err());
+            assert!(
+                err.contains(
+                    "opening an AF_PACKET socket to announce VIPs on va: need CAP_NET_RAW"
+                ),
+                "{err}"
+            );
+        })
     });
 }

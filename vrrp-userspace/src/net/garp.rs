@@ -35,7 +35,12 @@ impl Announcer {
         // Protocol 0: the socket sends only and never queues received frames.
         let socket = Socket::new(Domain::PACKET, Type::RAW, None)
             .map_err(super::need_cap_net_raw)
-            .context("opening an AF_PACKET socket for gratuitous ARP / NA")?;
+            .with_context(|| {
+                format!(
+                    "opening an AF_PACKET socket to announce VIPs on {}",
+                    iface.name()
+                )
+            })?;
         Ok(Announcer {
             socket,
             iface: iface.clone(),

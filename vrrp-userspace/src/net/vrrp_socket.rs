@@ -241,7 +241,7 @@ fn raw_socket(domain: Domain, iface: &Interface) -> Result<Socket> {
     let protocol = Protocol::from(i32::from(vrrp::IP_PROTOCOL));
     let socket = Socket::new(domain, Type::RAW, Some(protocol))
         .map_err(super::need_cap_net_raw)
-        .context("opening a raw VRRP socket")?;
+        .with_context(|| format!("opening a raw VRRP socket for {}", iface.name()))?;
     socket
         .bind_device(Some(iface.name().as_bytes()))
         .with_context(|| format!("binding the VRRP socket to interface {}", iface.name()))?;
