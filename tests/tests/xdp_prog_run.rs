@@ -252,6 +252,7 @@ fn each_broken_advert_is_dropped_and_counted_by_reason() {
 
 /// BPF_PROG_RUN refuses frames shorter than an Ethernet header, so 14 zero bytes (ethertype 0)
 /// stand for the shortest frame.
+#[test]
 fn non_vrrp_traffic_passes_untouched() {
     let mut dp = load();
     for frame in [

@@ -31,10 +31,12 @@ pub fn parse_v4(ctx: &XdpContext, l3: usize) -> Result<Advert, Reject> {
     let ihl = usize::from(ver_ihl & 0x0f) * 4;
     let total_len =
         usize::from(frame::be16_at(ctx, l3 + ipv4::TOTAL_LEN).ok_or(Reject::Truncated)?);
-    // An IP length beyond the frame surfaces as Truncated when the checksum reads past the
-    // end: comparing it with the frame length here would let LLVM drop the per-read bounds
-    // checks that the verifier needs to see.
-    if ihl < ipv4::MIN_HEADER_LEN || total_len < ihl + vrrp::HEADER_LEN {
+    // The IP stack drops a packet longer than its frame; so must we, before it updates the
+    // liveness map.
+    if ihl < ipv4::MIN_HEADER_LEN
+        || total_len < ihl + vrrp::HEADER_LEN
+        || !frame::holds(ctx, l3 + total_len)
+    {
         return Err(Reject::Truncated);
     }
     let frag = frame::be16_at(ctx, l3 + ipv4::FLAGS_FRAG_OFFSET).ok_or(Reject::Truncated)?;
@@ -68,7 +70,7 @@ pub fn parse_v6(ctx: &XdpContext, l3: usize) -> Result<Advert, Reject> {
     let payload_len =
         usize::from(frame::be16_at(ctx, l3 + ipv6::PAYLOAD_LEN).ok_or(Reject::Truncated)?);
     let vrrp_start = l3 + ipv6::HEADER_LEN;
-    if payload_len < vrrp::HEADER_LEN {
+    if payload_len < vrrp::HEADER_LEN || !frame::holds(ctx, vrrp_start + payload_len) {
         return Err(Reject::Truncated);
     }
     if frame::u8_at(ctx, l3 + ipv6::HOP_LIMIT) != Some(vrrp::TTL) {

@@ -20,6 +20,15 @@ pub fn covers(ctx: &XdpContext, len: usize) -> bool {
     ctx.data() + len <= ctx.data_end()
 }
 
+/// Whether a length read from a header stays within the frame.
+///
+/// The length is hidden from LLVM (black_box): knowing it, LLVM would drop later per-read
+/// bounds checks as implied by this one, and the verifier accepts only the checks it sees.
+#[inline(always)]
+pub fn holds(ctx: &XdpContext, end: usize) -> bool {
+    covers(ctx, core::hint::black_box(end))
+}
+
 /// The ethertype at `offset` (an even offset), in network byte order as the frame holds it.
 ///
 /// One 16-bit load instead of the byte loads `read_unaligned` becomes on BPF: every path into
