@@ -1,0 +1,164 @@
+//! Who a script runs as, resolved once when the script is set up: user and group lookups go
+//! through NSS and may block, which must not happen while the protocol runs.
+
+use std::ffi::CString;
+
+use anyhow::{Context, bail};
+
+use crate::config::RunAs;
+
+/// keepalived's default script user when neither the script nor `script_user` names one.
+const DEFAULT_USER: &str = "keepalived_script";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub uid: libc::uid_t,
+    pub gid: libc::gid_t,
+}
+
+impl Identity {
+    /// This process's effective ids.
+    pub fn current() -> Identity {
+        // SAFETY: geteuid and getegid cannot fail and touch no memory.
+        unsafe {
+            Identity {
+                uid: libc::geteuid(),
+                gid: libc::getegid(),
+            }
+        }
+    }
+
+    /// keepalived's order (notify.c `notify_script_init`, `get_default_script_user`): the
+    /// script's own `user`, else `script_user`, else `keepalived_script` if it exists, else the
+    /// daemon's own ids. A user without a group runs with the user's primary group.
+    pub fn resolve(own: Option<&RunAs>, script_user: Option<&RunAs>) -> anyhow::Result<Identity> {
+        if let Some(run_as) = own.or(script_user) {
+            return Identity::of(run_as);
+        }
+        Ok(match user(DEFAULT_USER)? {
+            Some((uid, gid)) => Identity { uid, gid },
+            None => Identity::current(),
+        })
+    }
+
+    fn of(run_as: &RunAs) -> anyhow::Result<Identity> {
+        let Some((uid, primary)) = user(&run_as.user)? else {
+            bail!("script user '{}' does not exist", run_as.user);
+        };
+        let gid = match &run_as.group {
+            None => primary,
+            Some(name) => match group(name)? {
+                Some(gid) => gid,
+                None => bail!("script group '{name}' does not exist"),
+            },
+        };
+        Ok(Identity { uid, gid })
+    }
+}
+
+/// Room for one passwd or group entry; glibc asks for retries with more on ERANGE.
+const LOOKUP_BUF: usize = 16 * 1024;
+
+fn user(name: &str) -> anyhow::Result<Option<(libc::uid_t, libc::gid_t)>> {
+    let c_name = CString::new(name).context("user name contains a NUL byte")?;
+    // SAFETY: passwd is plain C data (integers and pointers); all zeroes is a valid value.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; LOOKUP_BUF];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwnam_r writes only into `pwd`, `buf` (of the length given) and `found`.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            c_name.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 {
+        bail!(
+            "cannot look up user '{name}': {}",
+            std::io::Error::from_raw_os_error(rc)
+        );
+    }
+    Ok((!found.is_null()).then_some((pwd.pw_uid, pwd.pw_gid)))
+}
+
+fn group(name: &str) -> anyhow::Result<Option<libc::gid_t>> {
+    let c_name = CString::new(name).context("group name contains a NUL byte")?;
+    // SAFETY: group is plain C data (integers and pointers); all zeroes is a valid value.
+    let mut grp: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; LOOKUP_BUF];
+    let mut found: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: getgrnam_r writes only into `grp`, `buf` (of the length given) and `found`.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            c_name.as_ptr(),
+            &mut grp,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 {
+        bail!(
+            "cannot look up group '{name}': {}",
+            std::io::Error::from_raw_os_error(rc)
+        );
+    }
+    Ok((!found.is_null()).then_some(grp.gr_gid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_as(user: &str, group: Option<&str>) -> RunAs {
+        RunAs {
+            user: user.into(),
+            group: group.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn own_user_wins_over_script_user() {
+        let root = run_as("root", None);
+        let nobody = run_as("nobody", None);
+        let got = Identity::resolve(Some(&root), Some(&nobody)).unwrap();
+        assert_eq!(got, Identity { uid: 0, gid: 0 });
+        let got = Identity::resolve(None, Some(&root)).unwrap();
+        assert_eq!(got, Identity { uid: 0, gid: 0 });
+    }
+
+    #[test]
+    fn group_overrides_primary_group() {
+        let got = Identity::resolve(Some(&run_as("root", Some("nogroup"))), None).unwrap();
+        assert_eq!(got.uid, 0);
+        assert_eq!(got.gid, group("nogroup").unwrap().unwrap());
+        assert_ne!(got.gid, 0);
+    }
+
+    #[test]
+    fn unknown_names_are_errors() {
+        let err = Identity::resolve(Some(&run_as("xvrrp-no-such-user", None)), None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "script user 'xvrrp-no-such-user' does not exist"
+        );
+        let err = Identity::resolve(Some(&run_as("root", Some("xvrrp-no-such-group"))), None)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "script group 'xvrrp-no-such-group' does not exist"
+        );
+    }
+
+    #[test]
+    fn default_is_keepalived_script_else_ourselves() {
+        let expected = match user(DEFAULT_USER).unwrap() {
+            Some((uid, gid)) => Identity { uid, gid },
+            None => Identity::current(),
+        };
+        assert_eq!(Identity::resolve(None, None).unwrap(), expected);
+    }
+}
