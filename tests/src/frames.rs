@@ -167,10 +167,20 @@ impl Advert {
         let pseudo = match (self.family, self.version, self.checksum) {
             (_, vrrp::VERSION_2, _) | (_, _, Checksum::WithoutPseudoHeader) => 0,
             (Family::V4, _, _) => {
-                checksum::pseudo_header_v4(self.src4(), vrrp::MULTICAST_V4, m.len() as u16)
+                checksum::pseudo_header_v4(
+                    self.src4(),
+                    vrrp::MULTICAST_V4,
+                    vrrp::IP_PROTOCOL,
+                    m.len() as u16,
+                )
             }
             (Family::V6, _, _) => {
-                checksum::pseudo_header_v6(self.src, vrrp::MULTICAST_V6, m.len() as u32)
+                checksum::pseudo_header_v6(
+                    self.src,
+                    vrrp::MULTICAST_V6,
+                    vrrp::IP_PROTOCOL,
+                    m.len() as u32,
+                )
             }
         };
         let mut c = checksum::finish(checksum::sum(&m, pseudo));

@@ -1,8 +1,10 @@
 //! Shared pieces of xvrrp's integration tests: crafted frames, captured fixtures, and network
 //! namespaces that clean up after themselves.
 
+pub mod daemon;
 pub mod fixtures;
 pub mod frames;
+pub mod keepalived;
 pub mod netns;
 
 /// Tests in this crate need root (BPF, namespaces). Fail with a clear message, never skip.

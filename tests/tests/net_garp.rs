@@ -14,7 +14,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tests::netns::{Netns, veth};
+use tests::{
+    keepalived::Keepalived,
+    netns::{Netns, veth},
+};
 use vrrp_common::wire::{ethernet, ipv6};
 use vrrp_userspace::{
     net::{
@@ -305,44 +308,21 @@ fn unsolicited_na_moves_an_existing_entry_and_carries_the_router_flag() {
 #[test]
 fn matches_a_live_keepalived() {
     let (a, b) = topology("gka");
-    let dir = std::env::temp_dir().join(format!("xvrrp-gka-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let conf = dir.join("keepalived.conf");
     // One announcement round per instance; the refresh after garp_master_delay (5 s) comes
     // after the test has stopped keepalived.
-    std::fs::write(
-        &conf,
-        "global_defs {\n  vrrp_garp_master_repeat 1\n}\n\
+    let conf = "global_defs {\n  vrrp_garp_master_repeat 1\n}\n\
          vrrp_instance V4 {\n  state MASTER\n  interface va\n  virtual_router_id 51\n\
            priority 100\n  advert_int 1\n  virtual_ipaddress {\n\
              192.0.2.100/24 dev va label va:1\n  }\n}\n\
          vrrp_instance V6 {\n  state MASTER\n  interface va\n  virtual_router_id 52\n\
            priority 100\n  advert_int 1\n  version 3\n  virtual_ipaddress {\n\
-             2001:db8::100/64\n  }\n}\n",
-    )
-    .unwrap();
-    let file = |n: &str| dir.join(n).display().to_string();
+             2001:db8::100/64\n  }\n}\n";
     let capture = Capture::open(&b, "vb");
-    let keepalived = a.spawn(&[
-        "keepalived",
-        "-P",
-        "-n",
-        "-l",
-        "-D",
-        "-G",
-        "-f",
-        &conf.display().to_string(),
-        "-p",
-        &file("keepalived.pid"),
-        "-r",
-        &file("vrrp.pid"),
-    ]);
+    let keepalived = Keepalived::start(&a, conf);
     // keepalived takes a few seconds from start to master.
     let mut theirs = capture.frames_from_a(2, Duration::from_secs(15));
     let their_addrs = vip_lines(&a);
-    let out = keepalived.stop(libc::SIGTERM);
-    let _ = std::fs::remove_dir_all(&dir);
-    let log = String::from_utf8_lossy(&out.stdout);
+    let log = keepalived.stop(libc::SIGTERM);
     assert_eq!(
         theirs.len(),
         2,

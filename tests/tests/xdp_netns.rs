@@ -3,23 +3,18 @@
 
 use std::time::{Duration, Instant};
 
-use tests::netns::{Netns, veth};
+use tests::{
+    keepalived::Keepalived,
+    netns::{Netns, veth},
+};
 use vrrp_common::maps::{Counter, FAMILY_IPV4, LivenessKey};
 use vrrp_userspace::dataplane::{AttachMode, Dataplane, RouterLiveness};
 
 const KEEPALIVED_MAC: &str = "02:00:00:00:0b:01";
 
-fn keepalived_conf(dir: &std::path::Path) -> std::path::PathBuf {
-    let conf = dir.join("keepalived.conf");
-    std::fs::write(
-        &conf,
-        "global_defs {\n  vrrp_version 3\n}\n\
-         vrrp_instance VI_1 {\n  state MASTER\n  interface va\n  virtual_router_id 51\n\
-           priority 150\n  advert_int 0.1\n  virtual_ipaddress {\n    192.0.2.100/24\n  }\n}\n",
-    )
-    .unwrap();
-    conf
-}
+const KEEPALIVED_CONF: &str = "global_defs {\n  vrrp_version 3\n}\n\
+    vrrp_instance VI_1 {\n  state MASTER\n  interface va\n  virtual_router_id 51\n\
+    priority 150\n  advert_int 0.1\n  virtual_ipaddress {\n    192.0.2.100/24\n  }\n}\n";
 
 /// Polls the liveness map until `pred` holds, for at most `limit`.
 fn wait_for(
@@ -61,24 +56,7 @@ fn liveness_map_follows_a_real_keepalived() {
     assert_eq!(mode, AttachMode::Native, "veth supports native XDP");
     let key = LivenessKey::new(51, FAMILY_IPV4);
 
-    let dir = std::env::temp_dir().join(format!("xvrrp-ka-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let conf = keepalived_conf(&dir);
-    let pid = |n: &str| dir.join(n).display().to_string();
-    let keepalived = sender.spawn(&[
-        "keepalived",
-        "-P",
-        "-n",
-        "-l",
-        "-D",
-        "-G",
-        "-f",
-        &conf.display().to_string(),
-        "-p",
-        &pid("keepalived.pid"),
-        "-r",
-        &pid("vrrp.pid"),
-    ]);
+    let keepalived = Keepalived::start(&sender, KEEPALIVED_CONF);
 
     let first = wait_for(
         &dp,
@@ -115,7 +93,7 @@ fn liveness_map_follows_a_real_keepalived() {
     );
 
     // keepalived's shutdown advert (priority 0) changes the entry and goes up.
-    let out = keepalived.stop(libc::SIGTERM);
+    let log = keepalived.stop(libc::SIGTERM);
     let stopped = wait_for(
         &dp,
         key,
@@ -125,11 +103,6 @@ fn liveness_map_follows_a_real_keepalived() {
     );
     assert_eq!(stopped.sender.to_string(), "192.0.2.1");
     assert!(dp.counters().unwrap().get(Counter::Passed) > passed_before);
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(
         log.contains("VI_1"),
         "keepalived's console log is missing: {log}"
@@ -143,5 +116,4 @@ fn liveness_map_follows_a_real_keepalived() {
 
     dp.detach().unwrap();
     assert_eq!(dp.attachment(), None);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,8 +3,6 @@
 //! Sums are kept unfolded in a `u32`: a VRRP message is at most 4 KiB, 2048 words of at most
 //! 0xffff, which cannot overflow 32 bits together with a pseudo-header.
 
-use crate::wire::vrrp::IP_PROTOCOL;
-
 /// Ones'-complement partial sum of `data` as big-endian 16-bit words, the odd tail padded.
 pub fn sum(data: &[u8], mut acc: u32) -> u32 {
     let mut words = data.chunks_exact(2);
@@ -34,19 +32,21 @@ pub const fn finish(acc: u32) -> u16 {
     !fold(acc)
 }
 
-/// Partial sum of the IPv4 pseudo-header (RFC 5798 §5.2.8 refers to RFC 768's form).
-pub const fn pseudo_header_v4(src: [u8; 4], dst: [u8; 4], len: u16) -> u32 {
+/// Partial sum of the IPv4 pseudo-header for an upper-layer `protocol` message of `len` bytes
+/// (RFC 5798 §5.2.8 refers to RFC 768's form).
+pub const fn pseudo_header_v4(src: [u8; 4], dst: [u8; 4], protocol: u8, len: u16) -> u32 {
     u16::from_be_bytes([src[0], src[1]]) as u32
         + u16::from_be_bytes([src[2], src[3]]) as u32
         + u16::from_be_bytes([dst[0], dst[1]]) as u32
         + u16::from_be_bytes([dst[2], dst[3]]) as u32
-        + IP_PROTOCOL as u32
+        + protocol as u32
         + len as u32
 }
 
-/// Partial sum of the IPv6 pseudo-header (RFC 8200 §8.1).
-pub const fn pseudo_header_v6(src: [u8; 16], dst: [u8; 16], len: u32) -> u32 {
-    let mut acc = (len >> 16) + (len & 0xffff) + IP_PROTOCOL as u32;
+/// Partial sum of the IPv6 pseudo-header for a `next_header` message of `len` bytes
+/// (RFC 8200 §8.1).
+pub const fn pseudo_header_v6(src: [u8; 16], dst: [u8; 16], next_header: u8, len: u32) -> u32 {
+    let mut acc = (len >> 16) + (len & 0xffff) + next_header as u32;
     let mut i = 0;
     while i < 16 {
         acc += u16::from_be_bytes([src[i], src[i + 1]]) as u32;
@@ -78,7 +78,7 @@ mod tests {
         let mut msg = [
             0x31, 0x33, 0x64, 0x01, 0x00, 0x64, 0x00, 0x00, 192, 0, 2, 100,
         ];
-        let ph = pseudo_header_v4([192, 0, 2, 1], [224, 0, 0, 18], msg.len() as u16);
+        let ph = pseudo_header_v4([192, 0, 2, 1], [224, 0, 0, 18], 112, msg.len() as u16);
         let c = finish(sum(&msg, ph));
         msg[6..8].copy_from_slice(&c.to_be_bytes());
         assert!(is_valid(sum(&msg, ph)));
@@ -97,9 +97,9 @@ mod tests {
     #[test]
     fn pseudo_header_v6_counts_length_halves() {
         let z = [0u8; 16];
-        assert_eq!(pseudo_header_v6(z, z, 0x0001_0002), 1 + 2 + 112);
+        assert_eq!(pseudo_header_v6(z, z, 112, 0x0001_0002), 1 + 2 + 112);
         let mut a = [0u8; 16];
         a[15] = 1;
-        assert_eq!(pseudo_header_v6(a, a, 0), 2 + 112);
+        assert_eq!(pseudo_header_v6(a, a, 58, 0), 2 + 58);
     }
 }

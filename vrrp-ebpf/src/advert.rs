@@ -53,7 +53,7 @@ pub fn parse_v4(ctx: &XdpContext, l3: usize) -> Result<Advert, Reject> {
     let sum = sum_message(ctx, l3 + ihl, len)?;
     // Version 2 sums the message alone. Version 3 over IPv4: RFC 5798 adds the pseudo-header,
     // but implementations differ (keepalived and Cisco), so either form is accepted.
-    let pseudo = checksum::pseudo_header_v4(src, dst, len as u16);
+    let pseudo = checksum::pseudo_header_v4(src, dst, vrrp::IP_PROTOCOL, len as u16);
     let valid = checksum::is_valid(sum)
         || header.version == vrrp::VERSION_3 && checksum::is_valid(sum + pseudo);
     if !valid {
@@ -81,7 +81,7 @@ pub fn parse_v6(ctx: &XdpContext, l3: usize) -> Result<Advert, Reject> {
     let header = Header::read(ctx, vrrp_start, payload_len, ipv6::ADDR_LEN, false)?;
     let len = header.message_len;
     let sum = sum_message(ctx, vrrp_start, len)?;
-    if !checksum::is_valid(sum + checksum::pseudo_header_v6(src, dst, len as u32)) {
+    if !checksum::is_valid(sum + checksum::pseudo_header_v6(src, dst, vrrp::IP_PROTOCOL, len as u32)) {
         return Err(Reject::BadChecksum);
     }
     header.into_advert(ctx, FAMILY_IPV6, src)

@@ -1,6 +1,7 @@
 //! xvrrp: VRRP (RFC 5798, RFC 3768) with an XDP dataplane, configured like keepalived.
 //!
-//! - `wire`: packet codecs (VRRP adverts; later ARP and NDISC).
+//! - `wire`: packet codecs: VRRP adverts, the IPv4 header raw sockets deliver, gratuitous ARP,
+//!   unsolicited NA.
 //! - `fsm`: the sans-IO VRRP state machine and its timers.
 //! - `validate`: a parsed advert checked against one instance (VRID, interval, auth, addresses).
 //! - `config`: keepalived.conf parsing and validation.

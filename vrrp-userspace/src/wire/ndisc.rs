@@ -219,12 +219,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
-/// The ICMPv6 pseudo-header (RFC 8200 §8.1). `checksum::pseudo_header_v6` is VRRP's, with next
-/// header 112, so the same sum is built here with 58.
+/// The ICMPv6 pseudo-header (RFC 8200 §8.1).
 fn pseudo_header(src: Ipv6Addr, dst: Ipv6Addr, len: usize) -> u32 {
-    let len = len as u32;
-    let acc = (len >> 16) + (len & 0xffff) + u32::from(NEXT_HEADER_ICMPV6);
-    checksum::sum(&dst.octets(), checksum::sum(&src.octets(), acc))
+    checksum::pseudo_header_v6(src.octets(), dst.octets(), NEXT_HEADER_ICMPV6, len as u32)
 }
 
 /// An unsolicited Neighbor Advertisement: `mac` now holds `target`.

@@ -67,12 +67,18 @@ impl Endpoints {
     fn pseudo_header(&self, len: usize) -> u32 {
         match *self {
             // An IPv4 payload cannot exceed 65535 bytes, so the length always fits.
-            Endpoints::V4 { src, dst } => {
-                checksum::pseudo_header_v4(src.octets(), dst.octets(), len as u16)
-            }
-            Endpoints::V6 { src, dst } => {
-                checksum::pseudo_header_v6(src.octets(), dst.octets(), len as u32)
-            }
+            Endpoints::V4 { src, dst } => checksum::pseudo_header_v4(
+                src.octets(),
+                dst.octets(),
+                field::IP_PROTOCOL,
+                len as u16,
+            ),
+            Endpoints::V6 { src, dst } => checksum::pseudo_header_v6(
+                src.octets(),
+                dst.octets(),
+                field::IP_PROTOCOL,
+                len as u32,
+            ),
         }
     }
 }
@@ -837,7 +843,12 @@ mod tests {
         let Endpoints::V4 { src, dst } = ctx.endpoints else {
             unreachable!()
         };
-        let ph = checksum::pseudo_header_v4(src.octets(), dst.octets(), msg.len() as u16);
+        let ph = checksum::pseudo_header_v4(
+            src.octets(),
+            dst.octets(),
+            field::IP_PROTOCOL,
+            msg.len() as u16,
+        );
         msg[field::CHECKSUM..field::CHECKSUM + 2].fill(0);
         let c = checksum::finish(checksum::sum(&msg, ph));
         msg[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&c.to_be_bytes());
