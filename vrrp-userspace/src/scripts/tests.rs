@@ -540,3 +540,48 @@ async fn notify_scripts_are_bounded_and_reaped() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trackers_run_what_instances_track() {
+    let dir = TempDir::new();
+    let ok = dir.script("ok", "#!/bin/sh\nexit 0\n");
+    let marker = dir.path("unused-ran");
+    let unused = dir.script(
+        "unused",
+        &format!("#!/bin/sh\ntouch {}\n", marker.display()),
+    );
+    let file = dir.path("prio");
+    put(&file, "7\n");
+    let text = format!(
+        "vrrp_script chk {{\n  script {ok}\n  interval 1\n}}\n\
+         vrrp_script spare {{\n  script {unused}\n  interval 1\n}}\n\
+         vrrp_track_file tf {{\n  file {file}\n}}\n\
+         vrrp_track_file other {{\n  file {file}.other\n}}\n\
+         vrrp_instance VI_1 {{\n  interface lo\n  virtual_router_id 51\n  priority 100\n\
+           virtual_ipaddress {{\n    192.0.2.100\n  }}\n\
+           track_script {{\n    chk\n  }}\n  track_file {{\n    tf\n  }}\n}}\n",
+        ok = ok.display(),
+        unused = unused.display(),
+        file = file.display()
+    );
+    let loaded = crate::config::parse_str(Path::new("k.conf"), &text, &crate::config::System)
+        .unwrap_or_else(|d| panic!("{d}"));
+    let mut trackers = super::Trackers::start(&loaded.config, Duration::from_millis(20)).unwrap();
+    assert_eq!(trackers.initial_files, [("tf".to_string(), 7)]);
+    assert_eq!(
+        next(&mut trackers.changes).await,
+        TrackerChange::Script {
+            name: "chk".into(),
+            up: true
+        }
+    );
+    put(&file, "-3\n");
+    assert_eq!(
+        next(&mut trackers.changes).await,
+        TrackerChange::File {
+            name: "tf".into(),
+            value: -3
+        }
+    );
+    assert!(!marker.exists(), "an untracked vrrp_script ran");
+}
