@@ -109,7 +109,8 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut last = initial;
-        let mut ticks = time::interval(poll);
+        // tokio panics on a zero period.
+        let mut ticks = time::interval(poll.max(Duration::from_millis(1)));
         ticks.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
