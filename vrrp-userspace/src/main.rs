@@ -1,13 +1,16 @@
 //! The `xvrrp` command.
 
-use std::time::Duration;
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use vrrp_userspace::{
+    config, daemon,
     dataplane::{AttachMode, Dataplane},
     time::Monotonic,
 };
+
+const DEFAULT_CONTROL: &str = "/run/xvrrp/xvrrp.sock";
 
 #[derive(Parser)]
 #[command(
@@ -22,6 +25,39 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the VRRP daemon in the foreground, logging to stderr, until SIGTERM or SIGINT;
+    /// SIGHUP reloads the configuration.
+    Run {
+        /// keepalived.conf to run.
+        #[arg(short = 'f', long = "config", value_name = "FILE")]
+        config: PathBuf,
+        /// Unix socket that `xvrrp status` talks to (created mode 0600).
+        #[arg(long, value_name = "PATH", default_value = DEFAULT_CONTROL)]
+        control: PathBuf,
+        /// XDP advert tracker: auto (native, else skb, else none with a warning), native, skb,
+        /// or off.
+        #[arg(long, default_value = "auto", value_name = "MODE")]
+        xdp: daemon::Xdp,
+        /// Write the daemon's process id to this file (removed on exit).
+        #[arg(long, value_name = "FILE")]
+        pid_file: Option<PathBuf>,
+    },
+    /// Check a configuration: print every diagnostic (warnings too); exit 0 if it is valid,
+    /// 1 if it has errors.
+    Check {
+        /// keepalived.conf to check.
+        #[arg(short = 'f', long = "config", value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Show the running daemon's instances: state, priorities, master, last advert, counters.
+    Status {
+        /// Print the daemon's JSON document instead of one line per instance.
+        #[arg(long)]
+        json: bool,
+        /// The daemon's control socket.
+        #[arg(long, value_name = "PATH", default_value = DEFAULT_CONTROL)]
+        control: PathBuf,
+    },
     /// Attach the XDP advert tracker to an interface and print the virtual routers it hears
     /// and its counters, until interrupted.
     Watch {
@@ -43,7 +79,7 @@ enum Command {
     },
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -52,13 +88,59 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Run {
+            config,
+            control,
+            xdp,
+            pid_file,
+        } => daemon::run(daemon::Options {
+            config,
+            control,
+            xdp,
+            pid_file,
+        })
+        .map(|()| ExitCode::SUCCESS),
+        Command::Check { config } => Ok(check(&config)),
+        Command::Status { json, control } => {
+            let status = daemon::query(&control)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", daemon::render(&status));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Watch {
             interface,
             xdp,
             absorb,
             every,
             count,
-        } => watch(&interface, xdp, absorb, every, count),
+        } => watch(&interface, xdp, absorb, every, count).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    match config::load(path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                println!("{w}");
+            }
+            println!(
+                "{}: valid ({} instances, {} sync groups)",
+                path.display(),
+                loaded.config.instances.len(),
+                loaded.config.sync_groups.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(diags) => {
+            for d in &diags.0 {
+                println!("{d}");
+            }
+            println!("{}: {} error(s)", path.display(), diags.errors().count());
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -1,0 +1,299 @@
+//! Real `xvrrp run` daemons on a LAN of network namespaces: routers `r1`, `r2`, … each with
+//! `eth0` (192.0.2.N/24, MAC 02:00:00:00:00:0N) on a bridge in a client namespace (`br0`,
+//! 192.0.2.10/24, `arp_accept=1` so that gratuitous ARPs create neighbour entries).
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    sync::atomic::{AtomicU32, Ordering},
+    time::{Duration, Instant},
+};
+
+use crate::netns::{Netns, Process, veth};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+pub const CLIENT_ADDR: &str = "192.0.2.10";
+
+/// The `xvrrp` binary of the profile the test was built with, next to the test's `deps/`.
+/// `cargo test` builds it for vrrp-userspace's own integration tests; a test run of this crate
+/// alone needs `cargo build -p vrrp-userspace --bin xvrrp` first.
+pub fn xvrrp() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let bin = exe
+        .ancestors()
+        .map(|dir| dir.join("xvrrp"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "no xvrrp binary above {}: build it with `cargo build -p vrrp-userspace --bin xvrrp` \
+                 (same profile and target dir as the tests)",
+                exe.display()
+            )
+        });
+    bin
+}
+
+/// A directory for configurations, logs and sockets, removed on drop.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "xvrrp-{tag}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// An executable shell script.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.write(name, &format!("#!/bin/sh\n{body}\n"));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub struct Lan {
+    pub client: Netns,
+    pub routers: Vec<Netns>,
+    pub scratch: Scratch,
+}
+
+impl Lan {
+    pub fn new(tag: &str, routers: usize) -> Lan {
+        let client = Netns::new(&format!("{tag}c"));
+        client.exec(&["sysctl", "-qw", "net.ipv4.conf.all.arp_accept=1"]);
+        client.ip(&["link", "add", "br0", "type", "bridge"]);
+        client.ip(&["link", "set", "br0", "up"]);
+        client.ip(&["addr", "add", &format!("{CLIENT_ADDR}/24"), "dev", "br0"]);
+        let routers = (1..=routers)
+            .map(|n| {
+                let r = Netns::new(&format!("{tag}{n}"));
+                r.exec(&["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0"]);
+                r.exec(&["sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"]);
+                let port = format!("p{n}");
+                veth(&client, &port, &r, "eth0");
+                client.ip(&["link", "set", &port, "master", "br0"]);
+                r.ip(&["link", "set", "eth0", "address", &mac(n)]);
+                r.ip(&["addr", "add", &format!("{}/24", addr(n)), "dev", "eth0"]);
+                r
+            })
+            .collect();
+        Lan {
+            client,
+            routers,
+            scratch: Scratch::new(tag),
+        }
+    }
+
+    pub fn router(&self, n: usize) -> &Netns {
+        &self.routers[n - 1]
+    }
+
+    /// Starts `xvrrp run` in router `n` with `config`; waits until it says it runs.
+    pub fn daemon(&self, n: usize, config: &str, extra: &[&str]) -> Daemon {
+        Daemon::start(
+            self.router(n),
+            &self.scratch,
+            &format!("r{n}"),
+            config,
+            extra,
+        )
+    }
+
+    /// The MAC the client's neighbour table holds for `ip`, if any.
+    pub fn client_mac_of(&self, ip: &str) -> Option<String> {
+        let out = self.client.exec(&["ip", "neigh", "show", ip, "dev", "br0"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut words = text.split_whitespace();
+        words.find(|w| *w == "lladdr")?;
+        words.next().map(str::to_owned)
+    }
+}
+
+pub fn addr(n: usize) -> String {
+    format!("192.0.2.{n}")
+}
+
+pub fn mac(n: usize) -> String {
+    format!("02:00:00:00:00:{n:02x}")
+}
+
+/// Whether `ns` has `ip` (with or without prefix) on `ifname`.
+pub fn has_addr(ns: &Netns, ifname: &str, ip: &str) -> bool {
+    let out = ns.exec(&["ip", "-o", "addr", "show", "dev", ifname]);
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .any(|w| w.split('/').next() == Some(ip))
+}
+
+/// Polls `cond` every 10 ms until it holds; the time that took. Panics after `limit`, with
+/// `what` and the result of `context`.
+pub fn wait_for(
+    what: &str,
+    limit: Duration,
+    mut cond: impl FnMut() -> bool,
+    context: impl Fn() -> String,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}\n{}",
+            context()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Asserts that `cond` holds throughout `period`, polling every 50 ms.
+pub fn holds_for(
+    what: &str,
+    period: Duration,
+    mut cond: impl FnMut() -> bool,
+    context: impl Fn() -> String,
+) {
+    let start = Instant::now();
+    while start.elapsed() < period {
+        assert!(
+            cond(),
+            "{what} stopped holding after {:?}\n{}",
+            start.elapsed(),
+            context()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An `xvrrp run` process in a namespace, logging to a file; killed on drop.
+pub struct Daemon {
+    process: Option<Process>,
+    pub config: PathBuf,
+    pub log: PathBuf,
+    pub control: PathBuf,
+}
+
+impl Daemon {
+    pub fn start(
+        ns: &Netns,
+        scratch: &Scratch,
+        name: &str,
+        config: &str,
+        extra: &[&str],
+    ) -> Daemon {
+        let conf = scratch.write(&format!("{name}.conf"), config);
+        let log = scratch.path(&format!("{name}.log"));
+        let control = scratch.path(&format!("{name}.sock"));
+        let mut line = format!(
+            "RUST_LOG=${{RUST_LOG:-info}} exec {} run -f {} --control {}",
+            xvrrp().display(),
+            conf.display(),
+            control.display()
+        );
+        for arg in extra {
+            line += &format!(" {arg}");
+        }
+        line += &format!(" 2>>{}", log.display());
+        let process = ns.spawn(&["sh", "-c", &line]);
+        let d = Daemon {
+            process: Some(process),
+            config: conf,
+            log,
+            control,
+        };
+        wait_for(
+            "the daemon to start",
+            Duration::from_secs(15),
+            || d.log_text().contains("xvrrp running"),
+            || d.log_text(),
+        );
+        d
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.process.as_ref().expect("running").id() as i32
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill on our own child's pid.
+        assert_eq!(unsafe { libc::kill(self.pid(), signal) }, 0);
+    }
+
+    /// Sends `signal` and waits for the exit.
+    pub fn stop(mut self, signal: i32) -> Output {
+        self.process.take().expect("running").stop(signal)
+    }
+
+    /// `xvrrp status` with `args` against this daemon.
+    pub fn status(&self, args: &[&str]) -> Output {
+        Command::new(xvrrp())
+            .arg("status")
+            .arg("--control")
+            .arg(&self.control)
+            .args(args)
+            .output()
+            .expect("running xvrrp status")
+    }
+
+    /// Rewrites the configuration file (for a reload).
+    pub fn rewrite(&self, config: &str) {
+        std::fs::write(&self.config, config).unwrap();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- {} ---\n{}", self.log.display(), self.log_text());
+        }
+    }
+}
+
+/// `xvrrp check -f path` on the host.
+pub fn check(path: &Path) -> Output {
+    Command::new(xvrrp())
+        .args(["check", "-f"])
+        .arg(path)
+        .output()
+        .expect("running xvrrp check")
+}
+
+/// A keepalived.conf with one VRRPv3 instance `VI_1` on `eth0`, VRID 51, VIP 192.0.2.100,
+/// and `extra` lines inside the instance.
+pub fn config(priority: u8, advert_int: &str, extra: &str) -> String {
+    format!(
+        "global_defs {{\n  vrrp_version 3\n  vrrp_garp_master_delay 0\n}}\n\
+         vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
+         priority {priority}\n  advert_int {advert_int}\n  virtual_ipaddress {{\n    192.0.2.100/32\n  }}\n\
+         {extra}\n}}\n"
+    )
+}
+
+pub const VIP: &str = "192.0.2.100";

@@ -1,0 +1,77 @@
+//! `xvrrp status` against real daemons: one line per instance or JSON, the control socket's
+//! permissions, and the XDP tracker absorbing the master's repeats on the backup.
+
+use std::{os::unix::fs::PermissionsExt, time::Duration};
+
+use tests::daemon::{Lan, VIP, config, has_addr, wait_for};
+
+fn text(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn status_shows_states_masters_and_absorbed_adverts() {
+    let lan = Lan::new("dst", 2);
+    let d2 = lan.daemon(2, &config(100, "0.1", ""), &[]);
+    let d1 = lan.daemon(1, &config(200, "0.1", ""), &[]);
+    let logs = || format!("r1:\n{}\nr2:\n{}", d1.log_text(), d2.log_text());
+    wait_for(
+        "r1 to be master",
+        Duration::from_secs(5),
+        || has_addr(lan.router(1), "eth0", VIP),
+        logs,
+    );
+    wait_for(
+        "r2 to be backup",
+        Duration::from_secs(5),
+        || !has_addr(lan.router(2), "eth0", VIP),
+        logs,
+    );
+
+    let mode = std::fs::metadata(&d1.control).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "control socket mode");
+
+    let master = text(&d1.status(&[]));
+    assert!(
+        master.contains("VI_1 eth0 vrid 51 IPv4 MASTER prio 200/200 master 192.0.2.1"),
+        "{master}"
+    );
+    // A second of adverts at 0.1 s: the backup's tracker absorbs the repeats.
+    std::thread::sleep(Duration::from_secs(1));
+    let backup = text(&d2.status(&[]));
+    assert!(
+        backup.contains("VI_1 eth0 vrid 51 IPv4 BACKUP prio 100/100 master 192.0.2.1"),
+        "{backup}"
+    );
+    let xdp = backup
+        .lines()
+        .find(|l| l.starts_with("xdp eth0"))
+        .unwrap_or_else(|| panic!("{backup}"));
+    let absorbed: u64 = xdp
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("absorbed="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no absorbed count: {backup}"));
+    assert!(absorbed >= 5, "{backup}");
+
+    let json = text(&d2.status(&["--json"]));
+    assert!(json.contains("\"state\": \"BACKUP\""), "{json}");
+    assert!(json.contains("\"master\": \"192.0.2.1\""), "{json}");
+    assert!(json.contains("\"last_advert_ms\": "), "{json}");
+}
+
+#[test]
+fn status_without_a_daemon_says_so() {
+    let lan = Lan::new("dst0", 1);
+    let d1 = lan.daemon(1, &config(100, "1", ""), &[]);
+    let out = d1.stop(libc::SIGTERM);
+    assert!(out.status.success());
+    let out = std::process::Command::new(tests::daemon::xvrrp())
+        .args(["status", "--control"])
+        .arg(lan.scratch.path("r1.sock"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is xvrrp running?"), "{err}");
+}

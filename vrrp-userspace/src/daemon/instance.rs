@@ -1,0 +1,470 @@
+//! One configured instance at run time: its socket, addresses and timers, what it has heard,
+//! and how it carries out the fsm's actions.
+
+use std::{net::IpAddr, sync::Arc, time::Duration};
+
+use anyhow::{Context, Result, bail};
+use tokio::task::JoinHandle;
+use vrrp_common::{maps::LivenessKey, wire::vrrp as field};
+
+use super::{
+    liveness::Heard,
+    receive::SocketKey,
+    timers::Deadlines,
+    track::{self, Tracked},
+};
+use crate::{
+    config,
+    fsm::{self, Action, NotifyState, State},
+    net::{garp::Announcer, iface::Interface, vip, vrrp_socket::VrrpSocket},
+    scripts::NotifyScripts,
+    time::Monotonic,
+    validate::{Discard, Expectations, ExpectedVersion, V2Auth},
+    wire::vrrp::{Addresses, AuthType, Endpoints, Family, Packet, Repr, V3Ipv4Checksum, Version},
+};
+
+/// What the daemon shares among instances while executing actions.
+pub struct Io {
+    pub addresses: vip::Addresses,
+    /// keepalived's `vrrp_garp_interval` / `vrrp_gna_interval`: pauses between rounds.
+    pub garp_interval: Duration,
+    pub gna_interval: Duration,
+}
+
+/// The addresses to add on one device, and how to announce them there.
+struct VipTarget {
+    iface: Interface,
+    vips: Vec<vip::Vip>,
+    /// `None` on a device without an Ethernet MAC, where there is nothing to announce.
+    announcer: Option<Arc<Announcer>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub received: u64,
+    pub sent: u64,
+    pub became_master: u64,
+    pub discarded: [u64; Discard::COUNT],
+}
+
+pub struct Slot {
+    pub cfg: config::Instance,
+    pub iface: Interface,
+    /// Our primary address: the source of our adverts.
+    pub source: IpAddr,
+    pub socket_key: SocketKey,
+    socket: Arc<VrrpSocket>,
+    /// The advert we send, but for its priority.
+    advert: Repr,
+    /// The VIPs of the instance's family, as adverts list them.
+    advert_vips: Vec<IpAddr>,
+    expected: ExpectedVersion,
+    targets: Vec<VipTarget>,
+    pub trackers: Vec<Tracked>,
+    pub deadlines: Deadlines,
+    pub heard: Heard,
+    /// The current master as far as we know: the sender of the last advert accepted as
+    /// Backup, ourselves as Master.
+    pub master: Option<IpAddr>,
+    /// When the last advert of the current master was accepted.
+    pub last_advert: Option<Monotonic>,
+    pub state: State,
+    pub stats: Stats,
+    notify: NotifyScripts,
+    garp_tasks: Vec<JoinHandle<()>>,
+}
+
+/// How long a notify script may run before its process group is killed. keepalived sets no
+/// limit; a hung script would then pile up with every transition.
+pub const NOTIFY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The notify scripts started for a state change, reaped in their own task.
+pub type NotifyRun = JoinHandle<Vec<(String, crate::scripts::Outcome)>>;
+
+/// What opening an instance needs from the daemon.
+pub struct Resources<'a> {
+    pub io: &'a Io,
+    pub sockets: &'a mut super::receive::Sockets,
+    pub announcers: &'a mut std::collections::HashMap<String, Arc<Announcer>>,
+    /// Each track file's value at start.
+    pub files: &'a [(String, i64)],
+    pub script_user: Option<&'a config::RunAs>,
+}
+
+impl Slot {
+    /// Resolves the interface and addresses of `cfg` and opens its socket; returns the fsm
+    /// configuration with the trackers' initial states.
+    pub async fn open(cfg: &config::Instance, res: Resources<'_>) -> Result<(Slot, fsm::Config)> {
+        let name = &cfg.name;
+        let Some(ifname) = &cfg.interface else {
+            bail!("({name}) instances without 'interface' are not supported yet");
+        };
+        let iface = Interface::by_name(ifname).with_context(|| format!("({name})"))?;
+        let source = match cfg.unicast_src_ip {
+            Some(addr) => addr,
+            None => match cfg.family {
+                config::Family::Ipv4 => res.io.addresses.primary_v4(&iface).await?.into(),
+                config::Family::Ipv6 => res.io.addresses.link_local(&iface).await?.into(),
+            },
+        };
+        let family = match source {
+            IpAddr::V4(_) => Family::V4,
+            IpAddr::V6(_) => Family::V6,
+        };
+        let advert_vips: Vec<IpAddr> = cfg
+            .vips
+            .iter()
+            .map(|v| v.addr)
+            .filter(|a| a.is_ipv4() == (family == Family::V4))
+            .collect();
+        let (version, expected) = match (cfg.version, &cfg.auth) {
+            (config::Version::V3, _) => (Version::V3, ExpectedVersion::V3),
+            (config::Version::V2, None) => (
+                Version::V2 {
+                    auth_type: AuthType::None,
+                    auth_data: [0; field::V2_AUTH_DATA_LEN],
+                },
+                ExpectedVersion::V2 { auth: V2Auth::None },
+            ),
+            (config::Version::V2, Some(auth)) => match auth.kind {
+                config::AuthType::Pass => {
+                    let data = crate::wire::vrrp::password_field(&auth.pass);
+                    (
+                        Version::V2 {
+                            auth_type: AuthType::SimplePassword,
+                            auth_data: data,
+                        },
+                        ExpectedVersion::V2 {
+                            auth: V2Auth::Password(data),
+                        },
+                    )
+                }
+                config::AuthType::Ah => bail!("({name}) auth_type AH is not supported"),
+            },
+        };
+        let addresses = match family {
+            Family::V4 => Addresses::V4(
+                advert_vips
+                    .iter()
+                    .filter_map(|a| match a {
+                        IpAddr::V4(v4) => Some(*v4),
+                        IpAddr::V6(_) => None,
+                    })
+                    .collect(),
+            ),
+            Family::V6 => Addresses::V6(
+                advert_vips
+                    .iter()
+                    .filter_map(|a| match a {
+                        IpAddr::V6(v6) => Some(*v6),
+                        IpAddr::V4(_) => None,
+                    })
+                    .collect(),
+            ),
+        };
+        let advert = Repr {
+            version,
+            vrid: cfg.vrid,
+            priority: cfg.priority,
+            advert_int: cfg.advert_int,
+            addresses,
+        };
+        let targets = vip_targets(cfg, &iface, res.announcers)?;
+        let socket = res.sockets.get_or_open(&iface, source)?;
+        let (trackers, fsm_trackers) = track::trackers(cfg, res.files);
+        let notify = NotifyScripts::instance(name, &cfg.notify, res.script_user, NOTIFY_TIMEOUT)
+            .with_context(|| format!("({name}) notify scripts"))?;
+        let fsm_cfg = fsm::Config {
+            initial_state: match cfg.state {
+                config::InitialState::Master => fsm::InitialState::Master,
+                config::InitialState::Backup => fsm::InitialState::Backup,
+            },
+            nopreempt: !cfg.preempt,
+            preempt_delay: cfg.preempt_delay,
+            accept: cfg.accept,
+            garp: fsm::GarpConfig {
+                master_delay: cfg.garp.master_delay,
+                master_repeat: cfg.garp.master_repeat,
+                master_refresh: cfg.garp.master_refresh.unwrap_or_default(),
+                master_refresh_repeat: cfg.garp.master_refresh_repeat,
+            },
+            trackers: fsm_trackers,
+            ..fsm::Config::new(
+                match cfg.version {
+                    config::Version::V2 => fsm::Version::V2,
+                    config::Version::V3 => fsm::Version::V3,
+                },
+                cfg.priority,
+                cfg.advert_int,
+                source,
+            )
+        };
+        let slot = Slot {
+            cfg: cfg.clone(),
+            socket_key: SocketKey {
+                iface: iface.name().to_owned(),
+                source,
+            },
+            iface,
+            source,
+            socket,
+            advert,
+            advert_vips,
+            expected,
+            targets,
+            trackers,
+            deadlines: Deadlines::default(),
+            heard: Heard::default(),
+            master: None,
+            last_advert: None,
+            state: State::Initialize,
+            stats: Stats::default(),
+            notify,
+            garp_tasks: Vec::new(),
+        };
+        Ok((slot, fsm_cfg))
+    }
+
+    pub fn expectations(&self) -> Expectations<'_> {
+        Expectations {
+            vrid: self.cfg.vrid,
+            version: self.expected,
+            advert_int: self.cfg.advert_int,
+            vips: &self.advert_vips,
+            skip_check_adv_addr: self.cfg.skip_check_adv_addr,
+            allowed_peers: None,
+        }
+    }
+
+    pub fn liveness_key(&self) -> LivenessKey {
+        let family = match self.source {
+            IpAddr::V4(_) => vrrp_common::maps::FAMILY_IPV4,
+            IpAddr::V6(_) => vrrp_common::maps::FAMILY_IPV6,
+        };
+        LivenessKey::new(self.cfg.vrid, family)
+    }
+
+    pub fn version_number(&self) -> u8 {
+        self.advert.version.number()
+    }
+
+    /// Removes configured VIPs left on their devices by an earlier run: we are not Master yet.
+    pub async fn remove_leftovers(&self, io: &Io) {
+        for target in &self.targets {
+            let assigned = match io.addresses.list(&target.iface).await {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(instance = %self.cfg.name, "{e:#}");
+                    continue;
+                }
+            };
+            for left in vip::leftovers(&assigned, &target.vips) {
+                tracing::info!(
+                    instance = %self.cfg.name, vip = %left.addr, interface = %target.iface.name(),
+                    "removing a VIP left over while not master"
+                );
+                if let Err(e) = io
+                    .addresses
+                    .remove(&target.iface, left.addr, left.prefix_len)
+                    .await
+                {
+                    tracing::warn!(instance = %self.cfg.name, "{e:#}");
+                }
+            }
+        }
+    }
+
+    /// Carries out one action of the fsm (the module doc of `fsm` gives the contract).
+    pub async fn execute(&mut self, action: Action, io: &Io) {
+        match action {
+            Action::SendAdvert { priority } => self.send_advert(priority).await,
+            Action::AddVips { .. } => self.add_vips(io).await,
+            Action::RemoveVips => self.remove_vips(io).await,
+            Action::SendGarp { count } => self.announce(count, io),
+            Action::ArmTimer { timer, at } => self.deadlines.arm(timer, at),
+            Action::CancelTimer(timer) => self.deadlines.cancel(timer),
+            // State bookkeeping happens in `entered`, once the fsm has settled.
+            Action::Notify(_) => {}
+        }
+    }
+
+    /// Records that the fsm now has the instance in `state` at effective `priority`, and
+    /// starts its notify scripts.
+    pub fn entered(&mut self, state: State, priority: u8, now: Monotonic) -> NotifyRun {
+        tracing::info!(instance = %self.cfg.name, from = ?self.state, to = ?state, priority, "state change");
+        self.state = state;
+        self.heard.state_changed(now);
+        self.master = (state == State::Master).then_some(self.source);
+        self.last_advert = None;
+        if state == State::Master {
+            self.stats.became_master += 1;
+        }
+        self.notify.fire(notify_state(state), priority)
+    }
+
+    async fn send_advert(&mut self, priority: u8) {
+        let mut repr = self.advert.clone();
+        repr.priority = priority;
+        let group = match self.source {
+            IpAddr::V4(_) => IpAddr::from(field::MULTICAST_V4),
+            IpAddr::V6(_) => IpAddr::from(field::MULTICAST_V6),
+        };
+        let peers = if self.cfg.unicast_peers.is_empty() {
+            vec![group]
+        } else {
+            self.cfg.unicast_peers.clone()
+        };
+        let mut buf = vec![0; repr.buffer_len()];
+        for dst in peers {
+            let endpoints = match (self.source, dst) {
+                (IpAddr::V4(src), IpAddr::V4(dst)) => Endpoints::V4 { src, dst },
+                (IpAddr::V6(src), IpAddr::V6(dst)) => Endpoints::V6 { src, dst },
+                _ => {
+                    tracing::warn!(instance = %self.cfg.name, %dst, "peer of the other family skipped");
+                    continue;
+                }
+            };
+            if let Err(e) = repr.emit(
+                &mut Packet::new_unchecked(&mut buf),
+                &endpoints,
+                V3Ipv4Checksum::default(),
+            ) {
+                tracing::error!(instance = %self.cfg.name, "cannot build an advert: {e}");
+                return;
+            }
+            match self.socket.send_to(&buf, dst).await {
+                Ok(()) => self.stats.sent += 1,
+                Err(e) => tracing::warn!(instance = %self.cfg.name, "{e:#}"),
+            }
+        }
+    }
+
+    async fn add_vips(&mut self, io: &Io) {
+        for target in &self.targets {
+            for v in &target.vips {
+                if let Err(e) = io.addresses.add(&target.iface, v).await {
+                    tracing::error!(instance = %self.cfg.name, "{e:#}");
+                }
+            }
+        }
+    }
+
+    pub async fn remove_vips(&mut self, io: &Io) {
+        for task in self.garp_tasks.drain(..) {
+            task.abort();
+        }
+        for target in &self.targets {
+            for v in &target.vips {
+                if let Err(e) = io
+                    .addresses
+                    .remove(&target.iface, v.addr, v.prefix_len)
+                    .await
+                {
+                    tracing::error!(instance = %self.cfg.name, "{e:#}");
+                }
+            }
+        }
+    }
+
+    /// `count` rounds of GARP (IPv4) and NA (IPv6) per device, paced by the global intervals
+    /// in a task of their own so that the loop does not wait on them.
+    fn announce(&mut self, count: u32, io: &Io) {
+        self.garp_tasks.retain(|t| !t.is_finished());
+        for target in &self.targets {
+            let Some(announcer) = &target.announcer else {
+                continue;
+            };
+            for (v6, pause) in [(false, io.garp_interval), (true, io.gna_interval)] {
+                let addrs: Vec<IpAddr> = target
+                    .vips
+                    .iter()
+                    .map(|v| v.addr)
+                    .filter(|a| a.is_ipv6() == v6)
+                    .collect();
+                if addrs.is_empty() {
+                    continue;
+                }
+                let (announcer, name) = (announcer.clone(), self.cfg.name.clone());
+                self.garp_tasks.push(tokio::spawn(async move {
+                    let rounds = if pause.is_zero() {
+                        vec![count]
+                    } else {
+                        vec![1; count as usize]
+                    };
+                    for (i, n) in rounds.into_iter().enumerate() {
+                        if i > 0 {
+                            tokio::time::sleep(pause).await;
+                        }
+                        if let Err(e) = announcer.announce(&addrs, n) {
+                            tracing::warn!(instance = %name, "{e:#}");
+                        }
+                    }
+                }));
+            }
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        for task in &self.garp_tasks {
+            task.abort();
+        }
+    }
+}
+
+pub fn notify_state(state: State) -> NotifyState {
+    match state {
+        State::Initialize => NotifyState::Stop,
+        State::Backup => NotifyState::Backup,
+        State::Master => NotifyState::Master,
+        State::Fault => NotifyState::Fault,
+    }
+}
+
+/// The VIPs (and excluded VIPs) of `cfg` grouped by the device they go on.
+fn vip_targets(
+    cfg: &config::Instance,
+    iface: &Interface,
+    announcers: &mut std::collections::HashMap<String, Arc<Announcer>>,
+) -> Result<Vec<VipTarget>> {
+    let mut targets: Vec<VipTarget> = Vec::new();
+    for v in cfg.vips.iter().chain(&cfg.excluded_vips) {
+        if v.brd.is_some() || v.scope.is_some() {
+            tracing::warn!(instance = %cfg.name, vip = %v.addr, "brd and scope are not applied yet");
+        }
+        let device = match &v.dev {
+            Some(dev) => Interface::by_name(dev).with_context(|| format!("({})", cfg.name))?,
+            None => iface.clone(),
+        };
+        let vip = vip::Vip {
+            addr: v.addr,
+            prefix_len: v.prefix,
+            label: v.label.clone(),
+        };
+        if let Some(t) = targets.iter_mut().find(|t| t.iface == device) {
+            t.vips.push(vip);
+            continue;
+        }
+        let announcer = match announcers.get(device.name()) {
+            Some(a) => Some(a.clone()),
+            None => match Announcer::open(&device) {
+                Ok(a) => {
+                    let a = Arc::new(a);
+                    announcers.insert(device.name().to_owned(), a.clone());
+                    Some(a)
+                }
+                Err(e) => {
+                    tracing::warn!(instance = %cfg.name, "no gratuitous ARP / NA: {e:#}");
+                    None
+                }
+            },
+        };
+        targets.push(VipTarget {
+            iface: device,
+            vips: vec![vip],
+            announcer,
+        });
+    }
+    Ok(targets)
+}

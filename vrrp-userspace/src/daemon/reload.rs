@@ -1,0 +1,76 @@
+//! SIGHUP: read the configuration again and apply the difference.
+//!
+//! A configuration with errors is refused whole (its diagnostics logged) and the running one
+//! stays. Otherwise units are compared by their `Spec`: an equal unit keeps its state, VIPs
+//! and timers; a unit that is gone or changed is shut down as on SIGTERM (a Master sends
+//! priority 0 and drops its VIPs); a new or changed one is opened and started as at startup.
+//! Interfaces that gain an instance get a fresh XDP program (see the module doc of `daemon`).
+
+use std::collections::HashSet;
+
+use super::{Daemon, Spec, load, sd_notify};
+
+impl Daemon {
+    pub(super) async fn reload(&mut self) {
+        tracing::info!(config = %self.opts.config.display(), "SIGHUP: reloading");
+        let _ = sd_notify::notify("RELOADING=1");
+        match load(&self.opts.config) {
+            Ok(loaded) => self.apply(loaded.config).await,
+            Err(e) => tracing::error!("reload refused, the running configuration stays: {e:#}"),
+        }
+        let _ = sd_notify::notify("READY=1");
+    }
+
+    async fn apply(&mut self, config: crate::config::Config) {
+        // Started first, so that a script that cannot be prepared refuses the whole reload.
+        // Every script's first result is reported again, so kept instances converge on the
+        // new runs.
+        match crate::scripts::Trackers::start(&config, super::TRACK_FILE_POLL) {
+            Ok(trackers) => self.trackers = trackers,
+            Err(e) => {
+                tracing::error!("reload refused, the running configuration stays: {e:#}");
+                return;
+            }
+        }
+        let specs = Spec::all(&config);
+        let (kept, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut self.units)
+            .into_iter()
+            .partition(|u| specs.contains(&u.spec));
+        for unit in gone {
+            tracing::info!(unit = %unit.spec.name(), "stopping: removed or changed");
+            self.stop_unit(unit).await;
+        }
+        self.units = kept;
+        self.config = config;
+        self.io.garp_interval = self.config.global.garp_interval;
+        self.io.gna_interval = self.config.global.gna_interval;
+        let first_new = self.units.len();
+        let mut fresh = HashSet::new();
+        for spec in specs {
+            if self.units.iter().any(|u| u.spec == spec) {
+                continue;
+            }
+            let name = spec.name().to_owned();
+            match self.open_unit(spec).await {
+                Ok(unit) => {
+                    fresh.extend(unit.slots.iter().map(|s| s.iface.name().to_owned()));
+                    self.units.push(unit);
+                }
+                Err(e) => tracing::error!(unit = %name, "not started: {e:#}"),
+            }
+        }
+        let used: HashSet<_> = self
+            .units
+            .iter()
+            .flat_map(|u| u.slots.iter().map(|s| s.socket_key.clone()))
+            .collect();
+        self.sockets.retain(|k| used.contains(k));
+        if let Err(e) = self.attach_dataplanes(&fresh) {
+            tracing::error!("XDP: {e:#}");
+        }
+        for u in first_new..self.units.len() {
+            tracing::info!(unit = %self.units[u].spec.name(), "starting");
+            self.start_unit(u).await;
+        }
+    }
+}

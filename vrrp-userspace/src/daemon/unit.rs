@@ -1,0 +1,162 @@
+//! What the daemon drives as one: a lone instance, or a `vrrp_sync_group` whose members the
+//! fsm moves together. Reloads compare and restart whole units.
+
+use crate::{
+    config,
+    fsm::{self, Action, Event, State},
+    scripts::NotifyScripts,
+    time::Monotonic,
+};
+
+use super::instance::{NOTIFY_TIMEOUT, NotifyRun, Slot, notify_state};
+
+/// Everything of the configuration a unit depends on; equal specs keep a unit running.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spec {
+    pub group: Option<config::SyncGroup>,
+    pub instances: Vec<config::Instance>,
+    /// The `vrrp_script`s and track files the members refer to.
+    pub scripts: Vec<config::VrrpScript>,
+    pub track_files: Vec<config::TrackFile>,
+}
+
+impl Spec {
+    /// The units of `cfg`: one per sync group, one per instance outside any group.
+    pub fn all(cfg: &config::Config) -> Vec<Spec> {
+        let mut specs: Vec<Spec> = cfg
+            .sync_groups
+            .iter()
+            .map(|g| {
+                let members = g.instances.iter().filter_map(|n| cfg.instance(n)).cloned();
+                Spec::new(cfg, Some(g.clone()), members.collect())
+            })
+            .collect();
+        for i in &cfg.instances {
+            if cfg.sync_group_of(&i.name).is_none() {
+                specs.push(Spec::new(cfg, None, vec![i.clone()]));
+            }
+        }
+        specs
+    }
+
+    fn new(
+        cfg: &config::Config,
+        group: Option<config::SyncGroup>,
+        instances: Vec<config::Instance>,
+    ) -> Spec {
+        let uses = |name: &str, lists: fn(&config::Instance) -> &[config::Tracked]| {
+            instances
+                .iter()
+                .any(|i| lists(i).iter().any(|t| t.name == name))
+        };
+        Spec {
+            scripts: cfg
+                .scripts
+                .iter()
+                .filter(|s| uses(&s.name, |i| &i.track_scripts))
+                .cloned()
+                .collect(),
+            track_files: cfg
+                .track_files
+                .iter()
+                .filter(|f| uses(&f.name, |i| &i.track_files))
+                .cloned()
+                .collect(),
+            group,
+            instances,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match &self.group {
+            Some(g) => &g.name,
+            None => &self.instances[0].name,
+        }
+    }
+}
+
+pub enum Machine {
+    Solo(fsm::Instance),
+    Group(fsm::SyncGroup),
+}
+
+impl Machine {
+    pub fn new(spec: &Spec, configs: Vec<fsm::Config>) -> Machine {
+        let mut instances: Vec<fsm::Instance> =
+            configs.into_iter().map(fsm::Instance::new).collect();
+        for (i, cfg) in instances.iter().zip(&spec.instances) {
+            for adjustment in i.adjustments() {
+                tracing::warn!(instance = %cfg.name, ?adjustment, "setting adjusted as keepalived does");
+            }
+        }
+        match &spec.group {
+            Some(g) => Machine::Group(fsm::SyncGroup::new(instances, g.tracking_weight)),
+            None => Machine::Solo(instances.pop().expect("a lone unit has one instance")),
+        }
+    }
+
+    pub fn handle(&mut self, member: usize, event: Event, now: Monotonic) -> Vec<(usize, Action)> {
+        match self {
+            Machine::Solo(i) => i.handle(event, now).into_iter().map(|a| (0, a)).collect(),
+            Machine::Group(g) => g.handle(member, event, now),
+        }
+    }
+
+    pub fn member(&self, index: usize) -> &fsm::Instance {
+        match self {
+            Machine::Solo(i) => i,
+            Machine::Group(g) => &g.members()[index],
+        }
+    }
+}
+
+pub struct Unit {
+    pub spec: Spec,
+    pub machine: Machine,
+    pub slots: Vec<Slot>,
+    /// A sync group's own notify scripts and the state they last announced.
+    group_notify: Option<(NotifyScripts, State)>,
+}
+
+impl Unit {
+    pub fn new(
+        spec: Spec,
+        machine: Machine,
+        slots: Vec<Slot>,
+        script_user: Option<&config::RunAs>,
+    ) -> anyhow::Result<Unit> {
+        let group_notify = match &spec.group {
+            Some(g) => Some((
+                NotifyScripts::group(&g.name, &g.notify, script_user, NOTIFY_TIMEOUT)?,
+                State::Initialize,
+            )),
+            None => None,
+        };
+        Ok(Unit {
+            spec,
+            machine,
+            slots,
+            group_notify,
+        })
+    }
+
+    /// Records the states the fsm reached; a group's scripts run once every member is in the
+    /// new state. Returns the notify runs started.
+    pub fn settle(&mut self, now: Monotonic) -> Vec<NotifyRun> {
+        let mut runs = Vec::new();
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            let fsm = self.machine.member(i);
+            if fsm.state() != slot.state {
+                runs.push(slot.entered(fsm.state(), fsm.priority(), now));
+            }
+        }
+        if let Some((scripts, announced)) = &mut self.group_notify {
+            let state = self.slots[0].state;
+            if state != *announced && self.slots.iter().all(|s| s.state == state) {
+                *announced = state;
+                runs.push(scripts.fire(notify_state(state), 0));
+            }
+        }
+        runs
+    }
+}
