@@ -61,9 +61,28 @@ fn status_shows_states_masters_and_absorbed_adverts() {
 }
 
 #[test]
-fn status_without_a_daemon_says_so() {
+fn a_second_daemon_on_the_same_socket_and_status_without_a_daemon_fail_clearly() {
     let lan = Lan::new("dst0", 1);
     let d1 = lan.daemon(1, &config(100, "1", ""), &[]);
+    let xvrrp = tests::daemon::xvrrp();
+    let second = lan
+        .router(1)
+        .command(&[
+            xvrrp.to_str().unwrap(),
+            "run",
+            "-f",
+            d1.config.to_str().unwrap(),
+        ])
+        .args(["--control", d1.control.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{err}");
+    assert!(err.contains("another daemon answers on"), "{err}");
+    assert!(
+        d1.status(&[]).status.success(),
+        "the first daemon still answers"
+    );
     let out = d1.stop(libc::SIGTERM);
     assert!(out.status.success());
     let out = std::process::Command::new(tests::daemon::xvrrp())

@@ -71,7 +71,7 @@ pub struct Request {
     pub reply: oneshot::Sender<Status>,
 }
 
-/// Binds `path` (replacing a stale socket) with mode 0600 and serves it until the task is
+/// Binds `path` (replacing a stale socket, never a live one) with mode 0600 and serves it until the task is
 /// aborted or the daemon stops answering.
 pub fn serve(path: &Path, requests: mpsc::Sender<Request>) -> Result<tokio::task::JoinHandle<()>> {
     if let Some(dir) = path.parent()
@@ -79,6 +79,12 @@ pub fn serve(path: &Path, requests: mpsc::Sender<Request>) -> Result<tokio::task
     {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating {} for the control socket", dir.display()))?;
+    }
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        bail!(
+            "another daemon answers on {}; give this one its own --control",
+            path.display()
+        );
     }
     match std::fs::remove_file(path) {
         Ok(()) => {}

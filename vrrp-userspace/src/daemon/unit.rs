@@ -160,3 +160,73 @@ impl Unit {
         runs
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    struct Anything;
+
+    impl config::Host for Anything {
+        fn interface_exists(&self, _: &str) -> bool {
+            true
+        }
+        fn script_problem(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn user_exists(&self, _: &str) -> bool {
+            true
+        }
+    }
+
+    fn specs(text: &str) -> Vec<Spec> {
+        let loaded = config::parse_str(Path::new("t.conf"), text, &Anything).unwrap();
+        Spec::all(&loaded.config)
+    }
+
+    fn instance(name: &str, vrid: u8, extra: &str) -> String {
+        format!(
+            "vrrp_instance {name} {{\n interface eth0\n virtual_router_id {vrid}\n priority 100\n \
+             virtual_ipaddress {{\n  192.0.2.{vrid}\n }}\n{extra}}}\n"
+        )
+    }
+
+    const SCRIPT: &str = "vrrp_script chk {\n script \"/bin/true\"\n interval 2\n}\n";
+
+    #[test]
+    fn groups_and_lone_instances_are_units_with_what_they_track() {
+        let text = format!(
+            "{SCRIPT}vrrp_sync_group G {{\n group {{\n  A\n  B\n }}\n}}\n{}{}{}",
+            instance("A", 1, ""),
+            instance("B", 2, ""),
+            instance("C", 3, " track_script {\n  chk\n }\n"),
+        );
+        let specs = specs(&text);
+        let names: Vec<&str> = specs.iter().map(Spec::name).collect();
+        assert_eq!(names, ["G", "C"]);
+        assert_eq!(specs[0].instances.len(), 2);
+        assert!(specs[0].scripts.is_empty());
+        assert_eq!(specs[1].scripts.len(), 1);
+    }
+
+    #[test]
+    fn a_unit_changes_only_with_what_it_depends_on() {
+        let base = format!(
+            "{SCRIPT}{}{}",
+            instance("A", 1, ""),
+            instance("C", 3, " track_script {\n  chk\n }\n")
+        );
+        let before = specs(&base);
+        let other = specs(&base.replace(
+            "priority 100\n virtual_ipaddress {\n  192.0.2.1\n",
+            "priority 90\n virtual_ipaddress {\n  192.0.2.1\n",
+        ));
+        assert_ne!(before[0], other[0], "A changed");
+        assert_eq!(before[1], other[1], "C did not");
+        let script = specs(&base.replace("interval 2", "interval 3"));
+        assert_eq!(before[0], script[0], "A tracks no script");
+        assert_ne!(before[1], script[1], "C's script changed");
+    }
+}
