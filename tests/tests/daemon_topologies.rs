@@ -126,7 +126,9 @@ fn unicast_peers_elect_and_fail_over() {
     let unicast = |me: usize, peer: usize| {
         format!("  unicast_src_ip 192.0.2.{me}\n  unicast_peer {{\n    192.0.2.{peer}\n  }}")
     };
-    let d2 = lan.daemon(2, &config(100, "0.1", &unicast(2, 1)), &[]);
+    // r2 names no interface: the one holding its unicast_src_ip is used, as in keepalived.
+    let r2_config = config(100, "0.1", &unicast(2, 1)).replace("  interface eth0\n", "");
+    let d2 = lan.daemon(2, &r2_config, &[]);
     let d1 = lan.daemon(1, &config(200, "0.1", &unicast(1, 2)), &[]);
     let logs = logs(&d1, &d2);
     wait_for(

@@ -96,10 +96,12 @@ impl Slot {
     /// configuration with the trackers' initial states.
     pub async fn open(cfg: &config::Instance, res: Resources<'_>) -> Result<(Slot, fsm::Config)> {
         let name = &cfg.name;
-        let Some(ifname) = &cfg.interface else {
-            bail!("({name}) instances without 'interface' are not supported yet");
-        };
-        let iface = Interface::by_name(ifname).with_context(|| format!("({name})"))?;
+        let iface = match (&cfg.interface, cfg.unicast_src_ip) {
+            (Some(ifname), _) => Interface::by_name(ifname),
+            (None, Some(src)) => interface_with(src, &res.io.addresses).await,
+            (None, None) => bail!("no interface and no unicast_src_ip"),
+        }
+        .with_context(|| format!("({name})"))?;
         let source = match cfg.unicast_src_ip {
             Some(addr) => addr,
             None => match cfg.family {
@@ -420,6 +422,46 @@ pub fn notify_state(state: State) -> NotifyState {
         State::Master => NotifyState::Master,
         State::Fault => NotifyState::Fault,
     }
+}
+
+/// The interface that holds `addr`: keepalived's choice for a unicast instance that names
+/// only its `unicast_src_ip`.
+async fn interface_with(addr: IpAddr, addresses: &vip::Addresses) -> Result<Interface> {
+    for name in interface_names()? {
+        // An interface may vanish between listing and lookup; it cannot hold the address then.
+        let Ok(iface) = Interface::by_name(&name) else {
+            continue;
+        };
+        if addresses.list(&iface).await?.iter().any(|a| a.addr == addr) {
+            return Ok(iface);
+        }
+    }
+    bail!("no interface has unicast_src_ip {addr}")
+}
+
+/// The names of the interfaces of this network namespace.
+fn interface_names() -> Result<Vec<String>> {
+    // SAFETY: if_nameindex has no preconditions; the result is checked for NULL.
+    let list = unsafe { libc::if_nameindex() };
+    if list.is_null() {
+        return Err(std::io::Error::last_os_error()).context("listing interfaces");
+    }
+    let mut names = Vec::new();
+    // SAFETY: the array ends with an entry whose index is 0; every name before it is a
+    // NUL-terminated string owned by the array, which is freed once, after the last read.
+    unsafe {
+        let mut entry = list;
+        while (*entry).if_index != 0 {
+            names.push(
+                std::ffi::CStr::from_ptr((*entry).if_name)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+            entry = entry.add(1);
+        }
+        libc::if_freenameindex(list);
+    }
+    Ok(names)
 }
 
 /// The VIPs (and excluded VIPs) of `cfg` grouped by the device they go on.
