@@ -61,9 +61,16 @@ fn status_shows_states_masters_and_absorbed_adverts() {
 }
 
 #[test]
-fn a_second_daemon_on_the_same_socket_and_status_without_a_daemon_fail_clearly() {
+fn pid_file_a_second_daemon_on_the_socket_and_status_without_a_daemon() {
     let lan = Lan::new("dst0", 1);
-    let d1 = lan.daemon(1, &config(100, "1", ""), &[]);
+    let pid_file = lan.scratch.path("xvrrp.pid");
+    let d1 = lan.daemon(
+        1,
+        &config(100, "1", ""),
+        &["--pid-file", pid_file.to_str().unwrap()],
+    );
+    let written = std::fs::read_to_string(&pid_file).unwrap();
+    assert_eq!(written.trim(), d1.pid().to_string());
     let xvrrp = tests::daemon::xvrrp();
     let second = lan
         .router(1)
@@ -85,6 +92,7 @@ fn a_second_daemon_on_the_same_socket_and_status_without_a_daemon_fail_clearly()
     );
     let out = d1.stop(libc::SIGTERM);
     assert!(out.status.success());
+    assert!(!pid_file.exists(), "the pid file goes with the daemon");
     let out = std::process::Command::new(tests::daemon::xvrrp())
         .args(["status", "--control"])
         .arg(lan.scratch.path("r1.sock"))

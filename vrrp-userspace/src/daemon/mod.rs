@@ -113,11 +113,30 @@ pub fn run(opts: Options) -> Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        // Handlers first: a signal during startup must not take the default action (exit
+        // without cleanup, even on SIGHUP); it waits for the loop instead.
+        let signals = Signals::install()?;
         let mut daemon = Daemon::start(opts, loaded.config).await?;
-        let outcome = daemon.serve().await;
+        let outcome = daemon.serve(signals).await;
         daemon.shutdown().await;
         outcome
     })
+}
+
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
 }
 
 /// `config::load`, with every diagnostic logged.
@@ -159,10 +178,6 @@ impl Daemon {
         let (req_tx, requests) = mpsc::channel(16);
         let server = control::serve(&opts.control, req_tx)?;
         let bound = control::Bound(opts.control.clone());
-        if let Some(pid_file) = &opts.pid_file {
-            std::fs::write(pid_file, format!("{}\n", std::process::id()))
-                .with_context(|| format!("writing {}", pid_file.display()))?;
-        }
         // Subscribed before any link state is read, so that no change falls in between.
         let links = LinkWatch::open()?;
         let io = Io {
@@ -192,6 +207,10 @@ impl Daemon {
         daemon.attach_dataplanes(&HashSet::new())?;
         for u in 0..daemon.units.len() {
             daemon.start_unit(u).await;
+        }
+        if let Some(pid_file) = &daemon.opts.pid_file {
+            std::fs::write(pid_file, format!("{}\n", std::process::id()))
+                .with_context(|| format!("writing {}", pid_file.display()))?;
         }
         if let Err(e) = sd_notify::notify("READY=1") {
             tracing::warn!("{e:#}");
@@ -270,10 +289,7 @@ impl Daemon {
         Ok(())
     }
 
-    async fn serve(&mut self) -> Result<()> {
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut hup = signal(SignalKind::hangup())?;
+    async fn serve(&mut self, mut signals: Signals) -> Result<()> {
         loop {
             let next = self.next_deadline();
             let wake = async move {
@@ -293,9 +309,9 @@ impl Daemon {
                 Some(req) = self.requests.recv() => {
                     let _ = req.reply.send(self.status());
                 }
-                _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); return Ok(()) }
-                _ = int.recv() => { tracing::info!("SIGINT: shutting down"); return Ok(()) }
-                _ = hup.recv() => self.reload().await,
+                _ = signals.term.recv() => { tracing::info!("SIGTERM: shutting down"); return Ok(()) }
+                _ = signals.int.recv() => { tracing::info!("SIGINT: shutting down"); return Ok(()) }
+                _ = signals.hup.recv() => self.reload().await,
             }
         }
     }
