@@ -4,6 +4,7 @@
 //! eBPF toolchain that `setup` installs is there.
 
 mod bench;
+mod fuzz;
 mod lab;
 mod setup;
 
@@ -35,6 +36,15 @@ enum Task {
         #[command(subcommand)]
         which: bench::Which,
     },
+    /// Fuzz the codecs and the configuration parser (libFuzzer via cargo-fuzz, on nightly)
+    /// from the corpus in `fuzz/corpus`; fails with the input's path when a target crashes.
+    Fuzz {
+        /// How long to run each target.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        time: u64,
+        /// Targets to run (all when none is given): vrrp_codec, arp_ndisc, config.
+        targets: Vec<String>,
+    },
     /// The demo: a lab in network namespaces, printed live until Ctrl-C (needs root).
     Run {
         /// Stop by itself after this many seconds.
@@ -53,6 +63,7 @@ fn main() -> anyhow::Result<()> {
             cargo(["test"].into_iter().map(String::from).chain(args))
         }
         Task::Bench { which } => bench::run(which),
+        Task::Fuzz { time, targets } => fuzz::run(time, targets),
         Task::Run { duration } => lab::run(duration),
     }
 }

@@ -19,6 +19,7 @@ const PACKAGES: &[(&str, &str)] = &[
 pub fn run() -> anyhow::Result<()> {
     nightly_rust_src()?;
     bpf_linker()?;
+    cargo_fuzz()?;
     debian_packages()
 }
 
@@ -69,6 +70,16 @@ fn bpf_linker() -> anyhow::Result<()> {
     let spec = format!("bpf-linker@{BPF_LINKER_VERSION}");
     run_cmd("cargo", &["install", &spec, "--locked", "--force"])
         .with_context(|| format!("installing {spec} failed; the eBPF build links with it"))
+}
+
+/// `cargo xtask fuzz` drives libFuzzer through cargo-fuzz; any release does.
+pub fn cargo_fuzz() -> anyhow::Result<()> {
+    if output("cargo", &["fuzz", "--version"]).is_ok() {
+        return Ok(());
+    }
+    eprintln!("setup: installing cargo-fuzz (about 60 s)");
+    run_cmd("cargo", &["install", "cargo-fuzz", "--locked"])
+        .context("installing cargo-fuzz failed; `cargo xtask fuzz` runs the fuzz targets with it")
 }
 
 fn debian_packages() -> anyhow::Result<()> {
