@@ -20,8 +20,7 @@ pub const CLIENT_ADDR: &str = "192.0.2.10";
 /// alone needs `cargo build -p vrrp-userspace --bin xvrrp` first.
 pub fn xvrrp() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
-    let bin = exe
-        .ancestors()
+    exe.ancestors()
         .map(|dir| dir.join("xvrrp"))
         .find(|p| p.is_file())
         .unwrap_or_else(|| {
@@ -30,8 +29,7 @@ pub fn xvrrp() -> PathBuf {
                  (same profile and target dir as the tests)",
                 exe.display()
             )
-        });
-    bin
+        })
 }
 
 /// A directory for configurations, logs and sockets, removed on drop.

@@ -77,7 +77,7 @@ fn keepalived_backs_up_an_xvrrp_master() {
         "keepalived to take over",
         SOON,
         || has_addr(lan.router(2), "eth0", VIP),
-        || String::new(),
+        String::new,
     );
     println!(
         "xvrrp SIGTERM -> keepalived holds the VIP in {:.0} ms",

@@ -191,3 +191,47 @@ fn an_ipv6_instance_elects_and_fails_over() {
         &logs,
     );
 }
+
+#[test]
+fn vrrpv2_passwords_are_checked_and_a_mismatch_is_discarded() {
+    let lan = Lan::new("dv2", 2);
+    let v2 = |priority: u8, pass: &str| {
+        format!(
+            "vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
+             priority {priority}\n  advert_int 1\n  authentication {{\n    auth_type PASS\n    \
+             auth_pass {pass}\n  }}\n  virtual_ipaddress {{\n    192.0.2.100/32\n  }}\n}}\n"
+        )
+    };
+    let d1 = lan.daemon(1, &v2(200, "secret"), &[]);
+    let d2 = lan.daemon(2, &v2(100, "secret"), &[]);
+    let logs = logs(&d1, &d2);
+    let (r1, r2) = (lan.router(1), lan.router(2));
+    wait_for(
+        "r1 master",
+        Duration::from_secs(8),
+        || has_addr(r1, "eth0", VIP),
+        &logs,
+    );
+    wait_for(
+        "r2 to follow r1",
+        SOON,
+        || {
+            String::from_utf8_lossy(&d2.status(&[]).stdout)
+                .contains("BACKUP prio 100/100 master 192.0.2.1")
+        },
+        &logs,
+    );
+
+    // r2 reloads with another password: its changed instance restarts and no longer believes
+    // r1, so after Master_Down_Interval it is master too, as keepalived would be.
+    d2.rewrite(&v2(100, "other"));
+    d2.signal(libc::SIGHUP);
+    wait_for(
+        "r2 to take the VIP as well",
+        Duration::from_secs(8),
+        || has_addr(r2, "eth0", VIP),
+        &logs,
+    );
+    let status = String::from_utf8_lossy(&d2.status(&[]).stdout).into_owned();
+    assert!(status.contains("auth_password_mismatch="), "{status}");
+}
