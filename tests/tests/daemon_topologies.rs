@@ -162,6 +162,12 @@ fn an_ipv6_instance_elects_and_fails_over() {
     let lan = Lan::new("dv6", 2);
     let v6 =
         |priority: u8| config(priority, "0.1", "").replace("192.0.2.100/32", "2001:db8::100/64");
+    // r2's link has just come up with duplicate address detection on: its link-local
+    // address is tentative for a second, and the daemon waits for it.
+    let r2 = lan.router(2);
+    r2.ip(&["link", "set", "eth0", "down"]);
+    r2.exec(&["sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=1"]);
+    r2.ip(&["link", "set", "eth0", "up"]);
     let d2 = lan.daemon(2, &v6(100), &[]);
     let d1 = lan.daemon(1, &v6(200), &[]);
     let logs = logs(&d1, &d2);

@@ -106,7 +106,7 @@ impl Slot {
             Some(addr) => addr,
             None => match cfg.family {
                 config::Family::Ipv4 => res.io.addresses.primary_v4(&iface).await?.into(),
-                config::Family::Ipv6 => res.io.addresses.link_local(&iface).await?.into(),
+                config::Family::Ipv6 => link_local(&iface, &res.io.addresses).await?.into(),
             },
         };
         let family = match source {
@@ -422,6 +422,19 @@ pub fn notify_state(state: State) -> NotifyState {
         State::Master => NotifyState::Master,
         State::Fault => NotifyState::Fault,
     }
+}
+
+/// The interface's link-local address, waiting out duplicate address detection (about a
+/// second per probe) on an interface that has just come up.
+async fn link_local(iface: &Interface, addresses: &vip::Addresses) -> Result<std::net::Ipv6Addr> {
+    const ATTEMPTS: u32 = 50;
+    for _ in 1..ATTEMPTS {
+        if let Ok(addr) = addresses.link_local(iface).await {
+            return Ok(addr);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    addresses.link_local(iface).await
 }
 
 /// The interface that holds `addr`: keepalived's choice for a unicast instance that names

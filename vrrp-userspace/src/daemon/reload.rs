@@ -41,6 +41,9 @@ impl Daemon {
             self.stop_unit(unit).await;
         }
         self.units = kept;
+        // Kept instances hold their announcers; new ones read each interface's MAC and index
+        // afresh, in case an interface was replaced since.
+        self.announcers.clear();
         self.config = config;
         self.io.garp_interval = self.config.global.garp_interval;
         self.io.gna_interval = self.config.global.gna_interval;
