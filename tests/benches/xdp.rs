@@ -3,25 +3,43 @@
 //! number of nanoseconds; timing the syscall from here would add the test loop's own
 //! per-iteration work, which dilutes every ratio).
 //!
-//! Targets (issue 2): non-VRRP ≤ 1.15× the empty program, absorbed advert ≤ 4×.
+//! Targets: non-VRRP ≤ 1.15× the empty program, absorbed advert ≤ 4×, a frame redirected to
+//! the new master during a handover window ≤ 1.5×.
 
-use std::time::Duration;
+use std::{net::IpAddr, time::Duration};
 
 use aya::programs::{TestRun as _, TestRunOptions, Xdp};
-use tests::frames::{Advert, Checksum, Family, udp};
-use vrrp_userspace::dataplane::{Dataplane, PassProgram};
+use tests::frames::{Advert, Checksum, Family, VIP_V4, udp};
+use vrrp_userspace::dataplane::{Dataplane, PassProgram, VipSteering};
 
 /// Each case is measured this many times, interleaved with the others; the median is kept.
 const ROUNDS: usize = 11;
 
+/// Which loaded program a case runs on.
+#[derive(Clone, Copy)]
+enum Program {
+    /// The object's pass-everything program.
+    Empty,
+    /// xvrrp with nothing to steer, absorption on or off.
+    Tracker { absorb: bool },
+    /// xvrrp in a handover window for the VIP the UDP frames are sent to.
+    Steering,
+}
+
 struct Case {
     name: &'static str,
     frame: Vec<u8>,
-    /// Absorption on for this case.
-    absorb: bool,
-    /// Run on the empty program instead of xvrrp.
-    baseline: bool,
+    program: Program,
     target: Option<f64>,
+}
+
+const fn case(name: &'static str, frame: Vec<u8>, program: Program, target: Option<f64>) -> Case {
+    Case {
+        name,
+        frame,
+        program,
+        target,
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,66 +62,86 @@ fn main() -> anyhow::Result<()> {
         }
     }
 
-    let mut pass = PassProgram::load()?;
-    let mut dp = Dataplane::load()?;
+    let mut empty = PassProgram::load()?;
+    let mut tracker = Dataplane::load()?;
+    let mut steering = Dataplane::load()?;
+    steering.set_own_mac([2, 0, 0, 0, 0, 0x0a])?;
+    let window = VipSteering {
+        vrid: 51,
+        redirect_to: Some([2, 0, 0, 0, 0, 0x0b]),
+        ..Default::default()
+    };
+    steering.set_vip(IpAddr::from(VIP_V4), window)?;
+    let mut elsewhere = udp(Family::V4);
+    elsewhere[14 + 19] = 7; // to 192.0.2.7: looked up, not steered
+
     let advert = Advert::v3_ipv4().build();
+    let invalid = Advert {
+        checksum: Checksum::Corrupt,
+        ..Advert::v3_ipv4()
+    }
+    .build();
     let cases = [
-        Case {
-            name: "empty program (baseline)",
-            frame: udp(Family::V4),
-            absorb: false,
-            baseline: true,
-            target: None,
-        },
-        Case {
-            name: "non-VRRP IPv4 UDP",
-            frame: udp(Family::V4),
-            absorb: false,
-            baseline: false,
-            target: Some(1.15),
-        },
-        Case {
-            name: "non-VRRP IPv6 UDP",
-            frame: udp(Family::V6),
-            absorb: false,
-            baseline: false,
-            target: Some(1.15),
-        },
-        Case {
-            name: "absorbed advert",
-            frame: advert.clone(),
-            absorb: true,
-            baseline: false,
-            target: Some(4.0),
-        },
-        Case {
-            name: "passed advert",
-            frame: advert,
-            absorb: false,
-            baseline: false,
-            target: None,
-        },
-        Case {
-            name: "invalid advert (bad checksum)",
-            frame: Advert {
-                checksum: Checksum::Corrupt,
-                ..Advert::v3_ipv4()
-            }
-            .build(),
-            absorb: false,
-            baseline: false,
-            target: None,
-        },
+        case(
+            "empty program (baseline)",
+            udp(Family::V4),
+            Program::Empty,
+            None,
+        ),
+        case(
+            "non-VRRP IPv4 UDP",
+            udp(Family::V4),
+            Program::Tracker { absorb: true },
+            Some(1.15),
+        ),
+        case(
+            "non-VRRP IPv6 UDP",
+            udp(Family::V6),
+            Program::Tracker { absorb: true },
+            Some(1.15),
+        ),
+        case(
+            "absorbed advert",
+            advert.clone(),
+            Program::Tracker { absorb: true },
+            Some(4.0),
+        ),
+        case(
+            "passed advert",
+            advert,
+            Program::Tracker { absorb: false },
+            None,
+        ),
+        case(
+            "invalid advert (bad checksum)",
+            invalid,
+            Program::Tracker { absorb: true },
+            None,
+        ),
+        case(
+            "redirected to new master",
+            udp(Family::V4),
+            Program::Steering,
+            Some(1.5),
+        ),
+        case(
+            "non-VRRP, window open elsewhere",
+            elsewhere,
+            Program::Steering,
+            None,
+        ),
     ];
 
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
     for _ in 0..ROUNDS {
         for (case, out) in cases.iter().zip(&mut samples) {
-            let program = if case.baseline {
-                pass.program()?
-            } else {
-                dp.set_absorb(case.absorb)?;
-                dp.program()?
+            let program = match case.program {
+                Program::Empty => empty.program()?,
+                Program::Tracker { absorb } => {
+                    tracker.set_absorb(absorb)?;
+                    tracker.program()?
+                }
+                Program::Steering => steering.program()?,
             };
             out.push(measure(program, &case.frame, repeat)?);
         }

@@ -10,6 +10,8 @@ use vrrp_common::{
 };
 
 pub const PEER_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x00, 0x02];
+/// The source of ordinary traffic: a client, neither router.
+pub const CLIENT_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x00, 0xc1];
 pub const V4_SRC: [u8; 4] = [192, 0, 2, 2];
 pub const V6_SRC: [u8; 16] = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 
@@ -166,22 +168,18 @@ impl Advert {
         }
         let pseudo = match (self.family, self.version, self.checksum) {
             (_, vrrp::VERSION_2, _) | (_, _, Checksum::WithoutPseudoHeader) => 0,
-            (Family::V4, _, _) => {
-                checksum::pseudo_header_v4(
-                    self.src4(),
-                    vrrp::MULTICAST_V4,
-                    vrrp::IP_PROTOCOL,
-                    m.len() as u16,
-                )
-            }
-            (Family::V6, _, _) => {
-                checksum::pseudo_header_v6(
-                    self.src,
-                    vrrp::MULTICAST_V6,
-                    vrrp::IP_PROTOCOL,
-                    m.len() as u32,
-                )
-            }
+            (Family::V4, _, _) => checksum::pseudo_header_v4(
+                self.src4(),
+                vrrp::MULTICAST_V4,
+                vrrp::IP_PROTOCOL,
+                m.len() as u16,
+            ),
+            (Family::V6, _, _) => checksum::pseudo_header_v6(
+                self.src,
+                vrrp::MULTICAST_V6,
+                vrrp::IP_PROTOCOL,
+                m.len() as u32,
+            ),
         };
         let mut c = checksum::finish(checksum::sum(&m, pseudo));
         if self.checksum == Checksum::Corrupt {
@@ -192,7 +190,12 @@ impl Advert {
     }
 }
 
-/// A UDP datagram to 192.0.2.100:9 (or [2001:db8::100]:9): the traffic a VIP carries.
+/// The VIP that `udp` and the neighbour queries are for.
+pub const VIP_V4: [u8; 4] = [192, 0, 2, 100];
+pub const VIP_V6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0];
+
+/// A UDP datagram from a client to 192.0.2.100:9 (or [2001:db8::100]:9): the traffic a VIP
+/// carries.
 pub fn udp(family: Family) -> Vec<u8> {
     let payload = [0u8; 18];
     let mut udp = Vec::from(9000u16.to_be_bytes());
@@ -202,8 +205,8 @@ pub fn udp(family: Family) -> Vec<u8> {
     udp.extend_from_slice(&payload);
     match family {
         Family::V4 => {
-            let mut f = l2_header(PEER_MAC, None, ethernet::ETHERTYPE_IPV4);
-            let mut ip = ipv4_header(V4_SRC, [192, 0, 2, 100], 64, udp.len());
+            let mut f = l2_header(CLIENT_MAC, None, ethernet::ETHERTYPE_IPV4);
+            let mut ip = ipv4_header(V4_SRC, VIP_V4, 64, udp.len());
             ip[ipv4::PROTOCOL] = 17;
             set_ipv4_checksum(&mut ip);
             f.extend_from_slice(&ip);
@@ -211,30 +214,42 @@ pub fn udp(family: Family) -> Vec<u8> {
             f
         }
         Family::V6 => {
-            let mut f = l2_header(PEER_MAC, None, ethernet::ETHERTYPE_IPV6);
+            let mut f = l2_header(CLIENT_MAC, None, ethernet::ETHERTYPE_IPV6);
             f.extend_from_slice(&[0x60, 0, 0, 0]);
             f.extend_from_slice(&(udp.len() as u16).to_be_bytes());
             f.extend_from_slice(&[17, 64]);
             f.extend_from_slice(&V6_SRC);
-            let mut dst = [0u8; 16];
-            dst[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
-            dst[14] = 1;
-            f.extend_from_slice(&dst);
+            f.extend_from_slice(&VIP_V6);
             f.extend_from_slice(&udp);
             f
         }
     }
 }
 
-/// An ARP request who-has 192.0.2.100.
+/// An ARP request from a client: who has 192.0.2.100?
 pub fn arp_request() -> Vec<u8> {
-    let mut f = l2_header(PEER_MAC, None, ethernet::ETHERTYPE_ARP);
+    let mut f = l2_header(CLIENT_MAC, None, ethernet::ETHERTYPE_ARP);
     f[..6].copy_from_slice(&[0xff; 6]);
     f.extend_from_slice(&[0, 1, 0x08, 0, 6, 4, 0, 1]);
-    f.extend_from_slice(&PEER_MAC);
+    f.extend_from_slice(&CLIENT_MAC);
     f.extend_from_slice(&V4_SRC);
     f.extend_from_slice(&[0; 6]);
-    f.extend_from_slice(&[192, 0, 2, 100]);
+    f.extend_from_slice(&VIP_V4);
+    f
+}
+
+/// A neighbour solicitation from a client for 2001:db8::100, to its solicited-node group.
+/// (The ICMPv6 checksum is left zero: XDP does not check it.)
+pub fn neighbour_solicit() -> Vec<u8> {
+    let mut f = l2_header(CLIENT_MAC, None, ethernet::ETHERTYPE_IPV6);
+    let icmp_len = 8 + 16;
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&(icmp_len as u16).to_be_bytes());
+    f.extend_from_slice(&[58, 255]);
+    f.extend_from_slice(&V6_SRC);
+    f.extend_from_slice(&[0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 1, 0]);
+    f.extend_from_slice(&[135, 0, 0, 0, 0, 0, 0, 0]);
+    f.extend_from_slice(&VIP_V6);
     f
 }
 

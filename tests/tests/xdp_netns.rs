@@ -7,8 +7,8 @@ use tests::{
     keepalived::Keepalived,
     netns::{Netns, veth},
 };
-use vrrp_common::maps::{Counter, FAMILY_IPV4, LivenessKey};
-use vrrp_userspace::dataplane::{AttachMode, Dataplane, RouterLiveness};
+use vrrp_common::maps::{self, Counter, FAMILY_IPV4, LivenessKey};
+use vrrp_userspace::dataplane::{AttachMode, Dataplane, RouterLiveness, VipSteering};
 
 const KEEPALIVED_MAC: &str = "02:00:00:00:0b:01";
 
@@ -91,6 +91,18 @@ fn liveness_map_follows_a_real_keepalived() {
         c.get(Counter::Passed) <= passed_before + 1,
         "repeats were passed: {c:?}"
     );
+
+    // Steering swaps the attached variant in place, and the tracker goes on counting.
+    assert_eq!(dp.attached_program(), Some(maps::PROGRAM));
+    let guard = VipSteering { vrid: 51, guard: true, ..Default::default() };
+    dp.set_vip("192.0.2.100".parse().unwrap(), guard).unwrap();
+    assert_eq!(dp.attached_program(), Some(maps::STEER_PROGRAM));
+    let before = dp.liveness_of(key).unwrap().unwrap().adverts;
+    wait_for(&dp, key, Duration::from_secs(5), "adverts under the steering variant", |r| {
+        r.adverts >= before + 3
+    });
+    dp.remove_vip("192.0.2.100".parse().unwrap()).unwrap();
+    assert_eq!(dp.attached_program(), Some(maps::PROGRAM));
 
     // keepalived's shutdown advert (priority 0) changes the entry and goes up.
     let log = keepalived.stop(libc::SIGTERM);

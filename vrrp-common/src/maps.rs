@@ -5,8 +5,12 @@
 
 use crate::reject::Reject;
 
-/// The XDP program's function name, as the daemon looks it up in the object.
+/// The XDP program's function name, as the daemon looks it up in the object: the advert
+/// tracker alone, what a backup runs.
 pub const PROGRAM: &str = "xvrrp";
+/// The same program with VIP steering (handover redirect, strict mode, the dead-man switch),
+/// swapped in while some address needs it: it costs a flag test on every IP frame.
+pub const STEER_PROGRAM: &str = "xvrrp_steer";
 /// A program in the same object that passes every frame (see vrrp-ebpf).
 pub const PASS_PROGRAM: &str = "xvrrp_pass";
 
@@ -61,7 +65,8 @@ impl LivenessKey {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Liveness {
-    /// `bpf_ktime_get_ns` (CLOCK_MONOTONIC) when the last valid advert arrived.
+    /// `bpf_ktime_get_coarse_ns` (CLOCK_MONOTONIC_COARSE: CLOCK_MONOTONIC at the last tick)
+    /// when the last valid advert arrived.
     pub last_seen_ns: u64,
     /// Valid adverts seen for this virtual router, absorbed or passed; 0 for a slot that has
     /// heard nothing.
@@ -73,8 +78,16 @@ pub struct Liveness {
     pub version: u8,
     /// Advertisement interval in centiseconds (a v2 interval in seconds is converted).
     pub interval_cs: u16,
-    pub pad: [u8; 6],
+    /// `LIVENESS_ORPHANED`: the XDP program's own record, not part of the advert.
+    pub flags: u8,
+    pub pad: [u8; 5],
 }
+
+/// Set by the XDP program when this router's adverts arrived while the daemon's heartbeat was
+/// stale: a daemon that died as master left its VIPs on the interface, and this router has
+/// taken over. Guarded VIPs of this (VRID, family) then follow this router (see `VIP_GUARD`).
+/// A restarted daemon clears it.
+pub const LIVENESS_ORPHANED: u8 = 1;
 
 impl Liveness {
     /// Whether an advert carrying `other`'s fields changes anything the protocol acts on.
@@ -92,13 +105,104 @@ impl Liveness {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Control {
-    /// `CONTROL_ABSORB` and future flags. All clear (the state of a fresh map) means every
-    /// valid advert goes up, so a program loaded without a daemon hides nothing.
+    /// `CONTROL_*` bits. All clear (the state of a fresh map) means every valid advert goes up
+    /// and no VIP is looked at, so a program loaded without a daemon changes nothing.
     pub flags: u64,
+    /// CLOCK_MONOTONIC ns of the daemon's last sign of life; 0 before the first.
+    pub heartbeat_ns: u64,
+    /// How old the heartbeat may grow before the daemon counts as dead; 0 turns the dead-man
+    /// switch off.
+    pub heartbeat_timeout_ns: u64,
+    /// The interface's MAC: the source of frames the program sends on to a peer.
+    pub own_mac: [u8; 6],
+    pub pad: [u8; 2],
+}
+
+impl Control {
+    /// Whether a heartbeat was written and is older than its timeout at `now`.
+    pub const fn daemon_dead(&self, now: u64) -> bool {
+        self.heartbeat_ns != 0
+            && self.heartbeat_timeout_ns != 0
+            && now > self.heartbeat_ns + self.heartbeat_timeout_ns
+    }
 }
 
 /// Drop adverts that repeat what the liveness map already holds (after recording them).
 pub const CONTROL_ABSORB: u64 = 1;
+/// Some VIP has `VIP_REDIRECT` or `VIP_STRICT`: IP frames must be looked up in `VIPS`. Kept
+/// by the daemon, so that a box with nothing to steer pays no lookup per frame.
+pub const CONTROL_STEER: u64 = 2;
+/// Some liveness slot is `LIVENESS_ORPHANED`: guarded VIPs must be looked up too. Set by the
+/// XDP program, cleared by a restarted daemon.
+pub const CONTROL_ORPHANED: u64 = 4;
+
+/// Array of `Vip`: the virtual addresses XDP acts on, in an open-addressed table (home slot
+/// `vip_home`, then up to `VIP_PROBES` slots on). Only addresses with something to do are in it
+/// (a handover window, strict mode, or a guard while master). An array, not a hash map: its
+/// lookups are inlined, where a hash map lookup cost ~45 ns a frame, more than the rest of the
+/// redirect path together.
+pub const VIPS: &str = "VIPS";
+pub const VIP_SLOTS: u32 = 256;
+pub const VIP_PROBES: u32 = 8;
+
+/// Per-CPU array of `u64`: two per VIP slot, `VipCounter` order.
+pub const VIP_COUNTERS: &str = "VIP_COUNTERS";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VipCounter {
+    /// Frames rewritten and sent on to a peer.
+    Redirected = 0,
+    /// Frames dropped: strict mode, or ARP / NS while orphaned.
+    Dropped = 1,
+}
+
+impl VipCounter {
+    pub const fn index(self, slot: u32) -> u32 {
+        slot * 2 + self as u32
+    }
+}
+
+/// A slot that is free, and ends a probe sequence.
+pub const VIP_EMPTY: u8 = 0;
+/// A slot whose address was removed: free for a new one, but probes go on past it.
+pub const VIP_REMOVED: u8 = 0xff;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Vip {
+    /// An IPv4 address fills the first 4 bytes.
+    pub addr: [u8; 16],
+    /// `FAMILY_IPV4`, `FAMILY_IPV6`, `VIP_EMPTY` or `VIP_REMOVED`.
+    pub family: u8,
+    /// `VIP_*` bits.
+    pub flags: u8,
+    /// The virtual router the address belongs to, for `VIP_GUARD`.
+    pub vrid: u8,
+    /// Where `VIP_REDIRECT` sends frames.
+    pub peer_mac: [u8; 6],
+    pub pad: [u8; 7],
+}
+
+/// The slot where the search for an address starts: its bytes folded, so that the
+/// consecutive addresses a VIP list usually holds land in consecutive slots.
+pub const fn vip_home(addr: &[u8; 16]) -> u32 {
+    let mut h = 0u8;
+    let mut i = 0;
+    while i < 16 {
+        h ^= addr[i];
+        i += 1;
+    }
+    h as u32 % VIP_SLOTS
+}
+
+/// A planned handover window: send frames for this address to `peer_mac` (XDP_TX).
+pub const VIP_REDIRECT: u8 = 1;
+/// Master without accept mode (RFC 5798 §6.4.3): drop IP frames for this address that are
+/// not VRRP. ARP and ND still pass: a master must answer them.
+pub const VIP_STRICT: u8 = 2;
+/// We are master for this address: if the daemon dies and another master takes over
+/// (`LIVENESS_ORPHANED`), send frames on to it and stop answering ARP / NS for the address.
+pub const VIP_GUARD: u8 = 4;
 
 /// A per-CPU counter slot: one per rejection reason, then the outcomes of valid adverts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,6 +247,7 @@ mod pod {
     // SAFETY: plain `#[repr(C)]` integers and byte arrays with no implicit padding.
     unsafe impl aya::Pod for super::Liveness {}
     unsafe impl aya::Pod for super::Control {}
+    unsafe impl aya::Pod for super::Vip {}
 }
 
 #[cfg(test)]
@@ -153,7 +258,46 @@ mod tests {
     #[test]
     fn layouts_have_no_implicit_padding() {
         assert_eq!(size_of::<Liveness>(), 8 + 8 + 16 + 6 + 1 + 1 + 2 + 6);
-        assert_eq!(size_of::<Control>(), 8);
+        assert_eq!(size_of::<Control>(), 8 * 3 + 6 + 2);
+        assert_eq!(size_of::<Vip>(), 16 + 1 + 1 + 1 + 6 + 7);
+    }
+
+    #[test]
+    fn daemon_counts_as_dead_only_after_a_heartbeat_and_its_timeout() {
+        let c = Control {
+            heartbeat_ns: 1_000,
+            heartbeat_timeout_ns: 500,
+            ..Control::default()
+        };
+        assert!(!c.daemon_dead(1_500));
+        assert!(c.daemon_dead(1_501));
+        assert!(
+            !Control {
+                heartbeat_ns: 0,
+                ..c
+            }
+            .daemon_dead(u64::MAX / 2),
+            "never beat"
+        );
+        assert!(
+            !Control {
+                heartbeat_timeout_ns: 0,
+                ..c
+            }
+            .daemon_dead(u64::MAX / 2),
+            "off"
+        );
+    }
+
+    #[test]
+    fn consecutive_vips_have_consecutive_homes() {
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&[192, 0, 2, 100]);
+        let mut b = a;
+        b[3] = 101;
+        assert_ne!(vip_home(&a), vip_home(&b));
+        assert!(vip_home(&a) < VIP_SLOTS);
+        assert_eq!(VipCounter::Dropped.index(3), 7);
     }
 
     #[test]
@@ -187,7 +331,8 @@ mod tests {
             priority: 100,
             version: 3,
             interval_cs: 100,
-            pad: [0; 6],
+            flags: 0,
+            pad: [0; 5],
         };
         let later = Liveness {
             last_seen_ns: 99,

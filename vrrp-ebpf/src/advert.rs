@@ -81,7 +81,9 @@ pub fn parse_v6(ctx: &XdpContext, l3: usize) -> Result<Advert, Reject> {
     let header = Header::read(ctx, vrrp_start, payload_len, ipv6::ADDR_LEN, false)?;
     let len = header.message_len;
     let sum = sum_message(ctx, vrrp_start, len)?;
-    if !checksum::is_valid(sum + checksum::pseudo_header_v6(src, dst, vrrp::IP_PROTOCOL, len as u32)) {
+    if !checksum::is_valid(
+        sum + checksum::pseudo_header_v6(src, dst, vrrp::IP_PROTOCOL, len as u32),
+    ) {
         return Err(Reject::BadChecksum);
     }
     header.into_advert(ctx, FAMILY_IPV6, src)

@@ -43,6 +43,30 @@ pub fn ethertype_at(ctx: &XdpContext, offset: usize) -> Option<u16> {
     Some(unsafe { core::ptr::read((start + offset) as *const u16) })
 }
 
+/// The MAC at `offset` (0 or 6) as three 16-bit words: aligned loads, for the reason given
+/// at `ethertype_at`, instead of six byte loads.
+#[inline(always)]
+pub fn mac_at(ctx: &XdpContext, offset: usize) -> Option<[u16; 3]> {
+    let start = ctx.data();
+    if start + offset + 6 > ctx.data_end() {
+        return None;
+    }
+    // SAFETY: in bounds as checked above; aligned to 2 as `ethertype_at` explains.
+    Some(unsafe { core::ptr::read((start + offset) as *const [u16; 3]) })
+}
+
+/// Writes a MAC (as from `mac_at`) at `offset`; false, and nothing written, past the end.
+#[inline(always)]
+pub fn set_mac(ctx: &XdpContext, offset: usize, mac: [u16; 3]) -> bool {
+    let start = ctx.data();
+    if start + offset + 6 > ctx.data_end() {
+        return false;
+    }
+    // SAFETY: in bounds and aligned as in `mac_at`; XDP frames are writable.
+    unsafe { core::ptr::write((start + offset) as *mut [u16; 3], mac) };
+    true
+}
+
 #[inline(always)]
 pub fn u8_at(ctx: &XdpContext, offset: usize) -> Option<u8> {
     read::<u8>(ctx, offset)

@@ -2,6 +2,7 @@
 //! the control map, and read what it recorded.
 
 mod readings;
+mod steering;
 
 use std::{fmt, str::FromStr};
 
@@ -11,9 +12,10 @@ use aya::{
     maps::{Array, MapData, PerCpuArray},
     programs::{Xdp, XdpMode, xdp::XdpLinkId},
 };
-use vrrp_common::maps::{self as names, CONTROL_ABSORB, Control, Liveness, LivenessKey};
+use vrrp_common::maps::{self as names, CONTROL_ABSORB, Control, Liveness, LivenessKey, Vip};
 
 pub use readings::{Counters, RouterLiveness};
+pub use steering::{VipState, VipSteering};
 
 /// The XDP object built from `vrrp-ebpf` by build.rs.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp-ebpf"));
@@ -49,13 +51,27 @@ impl fmt::Display for AttachMode {
     }
 }
 
-/// The loaded program and its maps; attached to at most one interface.
+/// The loaded program (both variants: `names::PROGRAM`, the tracker alone, and
+/// `names::STEER_PROGRAM`, with VIP steering) and their shared maps; attached to at most one
+/// interface, with the variant that `steering` needs.
 pub struct Dataplane {
     ebpf: Ebpf,
     liveness: Array<MapData, Liveness>,
     counters: PerCpuArray<MapData, u64>,
     control: Array<MapData, Control>,
-    link: Option<(XdpLinkId, String, AttachMode)>,
+    vips: Array<MapData, Vip>,
+    vip_counters: PerCpuArray<MapData, u64>,
+    /// Some address is in the VIP table: the steering variant is the one to run.
+    steering: bool,
+    link: Option<Link>,
+}
+
+struct Link {
+    id: XdpLinkId,
+    interface: String,
+    mode: AttachMode,
+    /// Which variant holds the link.
+    program: &'static str,
 }
 
 impl Dataplane {
@@ -64,9 +80,11 @@ impl Dataplane {
         let mut ebpf = Ebpf::load(OBJECT).context(
             "loading the XDP object (needs root or CAP_BPF + CAP_NET_ADMIN, and a kernel with BTF)",
         )?;
-        xdp_mut(&mut ebpf)?
-            .load()
-            .context("the kernel rejected the XDP program")?;
+        for name in [names::PROGRAM, names::STEER_PROGRAM] {
+            program_mut(&mut ebpf, name)?
+                .load()
+                .with_context(|| format!("the kernel rejected the XDP program {name}"))?;
+        }
         let mut take = |name: &str| {
             ebpf.take_map(name)
                 .ok_or_else(|| anyhow!("map {name} missing from the XDP object"))
@@ -74,26 +92,34 @@ impl Dataplane {
         let liveness = Array::try_from(take(names::LIVENESS)?)?;
         let counters = PerCpuArray::try_from(take(names::COUNTERS)?)?;
         let control = Array::try_from(take(names::CONTROL)?)?;
+        let vips = Array::try_from(take(names::VIPS)?)?;
+        let vip_counters = PerCpuArray::try_from(take(names::VIP_COUNTERS)?)?;
         Ok(Self {
             ebpf,
             liveness,
             counters,
             control,
+            vips,
+            vip_counters,
+            steering: false,
             link: None,
         })
     }
 
-    /// The loaded program, for `test_run` (BPF_PROG_RUN) in tests and benchmarks.
+    /// The variant the current steering needs (the one attached, if attached), for
+    /// `test_run` (BPF_PROG_RUN) in tests and benchmarks.
     pub fn program(&mut self) -> anyhow::Result<&mut Xdp> {
-        xdp_mut(&mut self.ebpf)
+        let name = self.wanted_program();
+        program_mut(&mut self.ebpf, name)
     }
 
     /// Attaches to `interface`; returns the mode that was actually used.
     pub fn attach(&mut self, interface: &str, mode: AttachMode) -> anyhow::Result<AttachMode> {
-        if let Some((_, current, _)) = &self.link {
-            bail!("the XDP program is already attached to {current}");
+        if let Some(link) = &self.link {
+            bail!("the XDP program is already attached to {}", link.interface);
         }
-        let program = xdp_mut(&mut self.ebpf)?;
+        let name = self.wanted_program();
+        let program = program_mut(&mut self.ebpf, name)?;
         let (id, used) = match mode {
             AttachMode::Native | AttachMode::Skb => {
                 let id = program
@@ -115,33 +141,69 @@ impl Dataplane {
                 }
             },
         };
-        self.link = Some((id, interface.to_owned(), used));
+        self.link = Some(Link {
+            id,
+            interface: interface.to_owned(),
+            mode: used,
+            program: name,
+        });
         Ok(used)
+    }
+
+    /// Moves the link to the variant the steering now needs, atomically (bpf_link_update):
+    /// no frame meets an interface without a program.
+    fn sync_program(&mut self) -> anyhow::Result<()> {
+        let wanted = self.wanted_program();
+        let Some(link) = self.link.take_if(|l| l.program != wanted) else {
+            return Ok(());
+        };
+        let taken = program_mut(&mut self.ebpf, link.program)?.take_link(link.id)?;
+        let id = program_mut(&mut self.ebpf, wanted)?
+            .attach_to_link(taken)
+            .with_context(|| format!("switching {} to {wanted}", link.interface))?;
+        self.link = Some(Link { id, program: wanted, ..link });
+        Ok(())
     }
 
     /// Detaches from the interface, if attached. Dropping the `Dataplane` detaches too.
     pub fn detach(&mut self) -> anyhow::Result<()> {
-        if let Some((id, interface, _)) = self.link.take() {
-            xdp_mut(&mut self.ebpf)?
-                .detach(id)
-                .with_context(|| format!("detaching XDP from {interface}"))?;
+        if let Some(link) = self.link.take() {
+            program_mut(&mut self.ebpf, link.program)?
+                .detach(link.id)
+                .with_context(|| format!("detaching XDP from {}", link.interface))?;
         }
         Ok(())
     }
 
+    /// The variant attached (`names::PROGRAM` or `names::STEER_PROGRAM`), if attached.
+    pub fn attached_program(&self) -> Option<&'static str> {
+        self.link.as_ref().map(|l| l.program)
+    }
+
     /// The interface and mode the program is attached with.
     pub fn attachment(&self) -> Option<(&str, AttachMode)> {
-        self.link.as_ref().map(|(_, i, m)| (i.as_str(), *m))
+        self.link.as_ref().map(|l| (l.interface.as_str(), l.mode))
     }
 
     /// Turns absorption of repeated adverts on or off.
     pub fn set_absorb(&mut self, on: bool) -> anyhow::Result<()> {
-        let mut control = self.control.get(&0, 0)?;
-        control.flags = if on {
-            control.flags | CONTROL_ABSORB
-        } else {
-            control.flags & !CONTROL_ABSORB
-        };
+        self.update_control(|c| {
+            c.flags = if on {
+                c.flags | CONTROL_ABSORB
+            } else {
+                c.flags & !CONTROL_ABSORB
+            };
+        })
+    }
+
+    /// Read-modify-write of the control slot, which the program also writes (it sets
+    /// `CONTROL_ORPHANED`).
+    fn update_control(&mut self, change: impl FnOnce(&mut Control)) -> anyhow::Result<()> {
+        let mut control = self
+            .control
+            .get(&0, 0)
+            .context("reading the XDP control map")?;
+        change(&mut control);
         self.control
             .set(0, control, 0)
             .context("writing the XDP control map")
@@ -190,10 +252,6 @@ impl PassProgram {
     pub fn program(&mut self) -> anyhow::Result<&mut Xdp> {
         program_mut(&mut self.ebpf, names::PASS_PROGRAM)
     }
-}
-
-fn xdp_mut(ebpf: &mut Ebpf) -> anyhow::Result<&mut Xdp> {
-    program_mut(ebpf, names::PROGRAM)
 }
 
 fn program_mut<'a>(ebpf: &'a mut Ebpf, name: &str) -> anyhow::Result<&'a mut Xdp> {

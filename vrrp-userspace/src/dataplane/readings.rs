@@ -6,7 +6,7 @@ use std::{
 };
 
 use aya::maps::{MapData, PerCpuArray};
-use vrrp_common::maps::{Counter, FAMILY_IPV4, Liveness, LivenessKey};
+use vrrp_common::maps::{Counter, FAMILY_IPV4, LIVENESS_ORPHANED, Liveness, LivenessKey};
 
 use crate::time::{Centisecs, Monotonic};
 
@@ -21,6 +21,8 @@ pub struct RouterLiveness {
     pub priority: u8,
     pub version: u8,
     pub interval: Centisecs,
+    /// This router took over while our daemon was dead (the XDP dead-man switch).
+    pub orphaned: bool,
 }
 
 impl RouterLiveness {
@@ -40,6 +42,7 @@ impl RouterLiveness {
             priority: raw.priority,
             version: raw.version,
             interval: Centisecs(u32::from(raw.interval_cs)),
+            orphaned: raw.flags & LIVENESS_ORPHANED != 0,
         }
     }
 }

@@ -1,0 +1,247 @@
+//! Frames for virtual addresses in the XDP program (BPF_PROG_RUN): handover redirect, strict
+//! mode, and the dead-man switch that lets a dead master's VIPs follow the new master.
+
+use std::{net::IpAddr, time::Duration};
+
+use aya::programs::{TestRun as _, TestRunOptions};
+use tests::frames::{
+    Advert, CLIENT_MAC, Family, PEER_MAC, VIP_V4, VIP_V6, arp_request, neighbour_solicit, udp,
+};
+use vrrp_userspace::{
+    dataplane::{Dataplane, VipSteering},
+    time::Monotonic,
+};
+
+const XDP_DROP: u32 = 1;
+const XDP_PASS: u32 = 2;
+const XDP_TX: u32 = 3;
+const OWN_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
+const NEW_MASTER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0b];
+
+fn load() -> Dataplane {
+    tests::require_root();
+    let mut dp = Dataplane::load().expect("loading the XDP program");
+    dp.set_own_mac(OWN_MAC).unwrap();
+    dp
+}
+
+/// Runs the program on `frame`; returns the action and the frame as it left.
+fn run(dp: &mut Dataplane, frame: &[u8]) -> (u32, Vec<u8>) {
+    let mut out = vec![0u8; frame.len() + 256];
+    let opts = TestRunOptions {
+        data_in: Some(frame),
+        data_out: Some(&mut out),
+        ..Default::default()
+    };
+    let r = dp.program().unwrap().test_run(opts).expect("BPF_PROG_RUN");
+    out.truncate(r.data_size_out as usize);
+    (r.return_value, out)
+}
+
+fn vip4() -> IpAddr {
+    IpAddr::from(VIP_V4)
+}
+
+fn vip6() -> IpAddr {
+    IpAddr::from(VIP_V6)
+}
+
+fn counters(dp: &Dataplane, addr: IpAddr) -> (u64, u64) {
+    let v = dp
+        .vips()
+        .unwrap()
+        .into_iter()
+        .find(|v| v.addr == addr)
+        .expect("steered");
+    (v.redirected, v.dropped)
+}
+
+#[test]
+fn nothing_is_steered_by_default() {
+    let mut dp = load();
+    for frame in [
+        udp(Family::V4),
+        udp(Family::V6),
+        arp_request(),
+        neighbour_solicit(),
+    ] {
+        let (action, out) = run(&mut dp, &frame);
+        assert_eq!((action, out), (XDP_PASS, frame));
+    }
+}
+
+#[test]
+fn a_handover_window_sends_vip_traffic_to_the_new_master() {
+    let mut dp = load();
+    let to_peer = VipSteering {
+        vrid: 51,
+        redirect_to: Some(NEW_MASTER_MAC),
+        ..Default::default()
+    };
+    dp.set_vip(vip4(), to_peer).unwrap();
+    dp.set_vip(vip6(), to_peer).unwrap();
+    for (family, addr) in [(Family::V4, vip4()), (Family::V6, vip6())] {
+        let frame = udp(family);
+        let (action, out) = run(&mut dp, &frame);
+        assert_eq!(action, XDP_TX, "{family:?}");
+        assert_eq!(out[..6], NEW_MASTER_MAC, "destination: the new master");
+        assert_eq!(out[6..12], OWN_MAC, "source: this router");
+        assert_eq!(out[12..], frame[12..], "nothing else changes: no NAT");
+        assert_eq!(counters(&dp, addr), (1, 0));
+    }
+    // Other addresses are untouched even while the lookup is on.
+    let mut other = udp(Family::V4);
+    other[14 + 19] = 7;
+    assert_eq!(run(&mut dp, &other).0, XDP_PASS);
+}
+
+#[test]
+fn the_redirect_never_loops_nor_targets_us() {
+    let mut dp = load();
+    // A frame that came from the new master goes up, not back to it.
+    let back = VipSteering {
+        vrid: 51,
+        redirect_to: Some(CLIENT_MAC),
+        ..Default::default()
+    };
+    dp.set_vip(vip4(), back).unwrap();
+    assert_eq!(run(&mut dp, &udp(Family::V4)).0, XDP_PASS);
+    assert_eq!(counters(&dp, vip4()), (0, 0));
+    let to_us = VipSteering {
+        vrid: 51,
+        redirect_to: Some(OWN_MAC),
+        ..Default::default()
+    };
+    let err = dp.set_vip(vip4(), to_us).unwrap_err();
+    assert!(err.to_string().contains("own MAC"), "{err}");
+}
+
+#[test]
+fn vrrp_arp_and_nd_are_never_redirected() {
+    let mut dp = load();
+    let to_peer = VipSteering {
+        vrid: 51,
+        redirect_to: Some(NEW_MASTER_MAC),
+        ..Default::default()
+    };
+    dp.set_vip(vip4(), to_peer).unwrap();
+    dp.set_vip(vip6(), to_peer).unwrap();
+    assert_eq!(run(&mut dp, &arp_request()).0, XDP_PASS);
+    assert_eq!(run(&mut dp, &neighbour_solicit()).0, XDP_PASS);
+    assert_eq!(run(&mut dp, &Advert::v3_ipv4().build()).0, XDP_PASS);
+    assert_eq!(counters(&dp, vip4()), (0, 0));
+}
+
+#[test]
+fn removing_the_vip_ends_the_window() {
+    let mut dp = load();
+    dp.set_vip(
+        vip4(),
+        VipSteering {
+            vrid: 51,
+            redirect_to: Some(NEW_MASTER_MAC),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(run(&mut dp, &udp(Family::V4)).0, XDP_TX);
+    dp.remove_vip(vip4()).unwrap();
+    assert_eq!(run(&mut dp, &udp(Family::V4)).0, XDP_PASS);
+    assert!(dp.vips().unwrap().is_empty());
+    dp.remove_vip(vip4())
+        .expect("removing twice is not an error");
+}
+
+#[test]
+fn strict_mode_drops_ip_to_the_vip_but_answers_arp() {
+    let mut dp = load();
+    dp.set_vip(
+        vip4(),
+        VipSteering {
+            vrid: 51,
+            strict: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(run(&mut dp, &udp(Family::V4)).0, XDP_DROP);
+    assert_eq!(run(&mut dp, &arp_request()).0, XDP_PASS);
+    assert_eq!(counters(&dp, vip4()), (0, 1));
+}
+
+#[test]
+fn a_guarded_vip_follows_the_new_master_only_once_the_daemon_is_dead() {
+    let mut dp = load();
+    let guard = VipSteering {
+        vrid: 51,
+        guard: true,
+        ..Default::default()
+    };
+    dp.set_vip(vip4(), guard).unwrap();
+    dp.set_vip(vip6(), guard).unwrap();
+    let timeout = Duration::from_millis(300);
+    let advert = Advert::v3_ipv4().build(); // from PEER_MAC, priority 100
+
+    // Alive: the other router's adverts change nothing for our addresses.
+    dp.heartbeat(Monotonic::now(), timeout).unwrap();
+    run(&mut dp, &advert);
+    assert_eq!(run(&mut dp, &udp(Family::V4)).0, XDP_PASS);
+    assert_eq!(run(&mut dp, &arp_request()).0, XDP_PASS);
+
+    // Dead (the last heartbeat is older than its timeout): a priority-0 advert means the other
+    // router is leaving, not taking over.
+    dp.heartbeat(Monotonic(Monotonic::now().0 - 10_000_000_000), timeout)
+        .unwrap();
+    run(
+        &mut dp,
+        &Advert {
+            priority: 0,
+            ..Advert::v3_ipv4()
+        }
+        .build(),
+    );
+    assert_eq!(run(&mut dp, &udp(Family::V4)).0, XDP_PASS);
+
+    // Dead, and the other router advertises as master: it has our VIP now.
+    run(&mut dp, &advert);
+    assert!(dp.liveness().unwrap().iter().any(|r| r.orphaned));
+    let (action, out) = run(&mut dp, &udp(Family::V4));
+    assert_eq!(action, XDP_TX);
+    assert_eq!(out[..12], [PEER_MAC, OWN_MAC].concat());
+    assert_eq!(
+        run(&mut dp, &arp_request()).0,
+        XDP_DROP,
+        "the stale VIP must not answer ARP"
+    );
+    assert_eq!(counters(&dp, vip4()), (1, 1));
+
+    // The IPv6 address of the same VRID follows its own (IPv6) virtual router only.
+    assert_eq!(run(&mut dp, &udp(Family::V6)).0, XDP_PASS);
+    run(&mut dp, &Advert::v3_ipv6().build());
+    assert_eq!(run(&mut dp, &udp(Family::V6)).0, XDP_TX);
+    assert_eq!(run(&mut dp, &neighbour_solicit()).0, XDP_DROP);
+
+    // A restarted daemon takes its addresses back.
+    dp.clear_orphaned().unwrap();
+    dp.heartbeat(Monotonic::now(), timeout).unwrap();
+    assert!(dp.liveness().unwrap().iter().all(|r| !r.orphaned));
+    assert_eq!(run(&mut dp, &udp(Family::V4)).0, XDP_PASS);
+    assert_eq!(run(&mut dp, &arp_request()).0, XDP_PASS);
+}
+
+#[test]
+fn without_a_heartbeat_the_dead_man_switch_is_off() {
+    let mut dp = load();
+    dp.set_vip(
+        vip4(),
+        VipSteering {
+            vrid: 51,
+            guard: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    run(&mut dp, &Advert::v3_ipv4().build());
+    assert_eq!(run(&mut dp, &udp(Family::V4)).0, XDP_PASS);
+    assert!(dp.liveness().unwrap().iter().all(|r| !r.orphaned));
+}

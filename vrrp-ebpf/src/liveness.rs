@@ -1,0 +1,68 @@
+//! What a valid advert does to its virtual router's liveness slot, and the dead-man switch.
+
+use aya_ebpf::{bindings::xdp_action, helpers::bpf_ktime_get_coarse_ns};
+use vrrp_common::{
+    maps::{CONTROL_ABSORB, CONTROL_ORPHANED, Counter, LIVENESS_ORPHANED, Liveness, LivenessKey},
+    wire::vrrp,
+};
+
+use crate::{
+    advert::Advert,
+    maps::{CONTROL, LIVENESS, control, count},
+};
+
+/// Updates the liveness slot of the advert's virtual router; drops the advert when it repeats
+/// what the slot held and absorption is on, passes it to the daemon otherwise.
+#[inline(always)]
+pub fn record(advert: &Advert) -> u32 {
+    let slot = LivenessKey::new(advert.vrid, advert.family).slot();
+    let Some(entry) = LIVENESS.get_ptr_mut(slot) else {
+        return xdp_action::XDP_PASS;
+    };
+    // SAFETY: a pointer into the array's value, valid for this program run. Writes are not
+    // atomic: a concurrent reader may see a half-updated entry, which the next read corrects;
+    // a changed advert also reaches the daemon's socket, which is what it acts on.
+    let entry = unsafe { &mut *entry };
+    // The coarse clock (one jiffy of resolution, CLOCK_MONOTONIC_COARSE) costs a fraction of
+    // bpf_ktime_get_ns; a few milliseconds are nothing beside a master-down interval.
+    let now = unsafe { bpf_ktime_get_coarse_ns() };
+    let control = control();
+    let mut flags = entry.flags;
+    // Another router advertises while our daemon is dead: it has taken over, and VIPs a dead
+    // master left on the interface must follow it (see `steer`).
+    if advert.priority != vrrp::PRIORITY_STOP && control.daemon_dead(now) {
+        flags |= LIVENESS_ORPHANED;
+        if control.flags & CONTROL_ORPHANED == 0 {
+            if let Some(c) = CONTROL.get_ptr_mut(0) {
+                // SAFETY: the single slot of the control array; the daemon that writes it is
+                // dead, and a restarted one rewrites the whole value anyway.
+                unsafe { (*c).flags |= CONTROL_ORPHANED };
+            }
+        }
+    }
+    let seen = Liveness {
+        last_seen_ns: now,
+        adverts: entry.adverts + 1,
+        sender: advert.sender,
+        sender_mac: advert.sender_mac,
+        priority: advert.priority,
+        version: advert.version,
+        interval_cs: advert.interval_cs,
+        flags,
+        // Copied rather than zeroed: zeroing five bytes is a call to memset in BPF.
+        pad: entry.pad,
+    };
+    if entry.adverts != 0 && entry.same_advert(&seen) {
+        entry.last_seen_ns = now;
+        entry.adverts = seen.adverts;
+        entry.flags = flags;
+        if control.flags & CONTROL_ABSORB != 0 {
+            count(Counter::Absorbed);
+            return xdp_action::XDP_DROP;
+        }
+    } else {
+        *entry = seen;
+    }
+    count(Counter::Passed);
+    xdp_action::XDP_PASS
+}

@@ -1,0 +1,200 @@
+//! Frames for virtual addresses: sent on to the new master during a handover window or after
+//! the daemon died as master, dropped where strict mode (no accept) says so.
+//!
+//! Only the `xvrrp_steer` variant of the program has this code; the daemon attaches it while
+//! some address needs it, so that a backup pays nothing per frame. Even there, a frame reaches
+//! the VIP table only when the control flags say some address needs a lookup. VRRP never comes
+//! here (the advert path takes it first); ARP and ND are never sent on, only dropped for an
+//! orphaned address, whose stale copy on the interface must stop answering for it.
+
+use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
+use vrrp_common::{
+    maps::{
+        CONTROL_ORPHANED, CONTROL_STEER, FAMILY_IPV4, FAMILY_IPV6, LIVENESS_ORPHANED, LivenessKey,
+        VIP_EMPTY, VIP_GUARD, VIP_PROBES, VIP_REDIRECT, VIP_SLOTS, VIP_STRICT, Vip, VipCounter,
+        vip_home,
+    },
+    wire::{ethernet, ipv4, ipv6},
+};
+
+use crate::{
+    frame,
+    maps::{LIVENESS, VIPS, control, count_vip},
+};
+
+const ICMPV6: u8 = 58;
+const ND_FIRST: u8 = 133;
+const ND_NEIGHBOR_SOLICIT: u8 = 135;
+const ND_LAST: u8 = 137;
+/// RFC 4861 §4.3: the target address follows the ICMPv6 header and 4 reserved bytes.
+const NS_TARGET: usize = 8;
+const ARP_OPER: usize = 6;
+const ARP_REQUEST: u16 = 1;
+const ARP_TARGET_IP: usize = 24;
+
+#[inline(always)]
+pub fn ipv4<const L3: usize>(ctx: &XdpContext) -> u32 {
+    if control().flags & (CONTROL_STEER | CONTROL_ORPHANED) == 0 {
+        return xdp_action::XDP_PASS;
+    }
+    match frame::read::<[u8; 4]>(ctx, L3 + ipv4::DST) {
+        Some(dst) => ip(ctx, &v4(dst), FAMILY_IPV4),
+        None => xdp_action::XDP_PASS,
+    }
+}
+
+#[inline(always)]
+pub fn ipv6<const L3: usize>(ctx: &XdpContext, next_header: Option<u8>) -> u32 {
+    if control().flags & (CONTROL_STEER | CONTROL_ORPHANED) == 0 {
+        return xdp_action::XDP_PASS;
+    }
+    if next_header == Some(ICMPV6) {
+        let icmp = L3 + ipv6::HEADER_LEN;
+        match frame::u8_at(ctx, icmp) {
+            Some(ND_NEIGHBOR_SOLICIT) => {
+                return match frame::read::<[u8; 16]>(ctx, icmp + NS_TARGET) {
+                    Some(target) => neighbour_query(&target, FAMILY_IPV6),
+                    None => xdp_action::XDP_PASS,
+                };
+            }
+            Some(ND_FIRST..=ND_LAST) => return xdp_action::XDP_PASS,
+            _ => {}
+        }
+    }
+    match frame::read::<[u8; 16]>(ctx, L3 + ipv6::DST) {
+        Some(dst) => ip(ctx, &dst, FAMILY_IPV6),
+        None => xdp_action::XDP_PASS,
+    }
+}
+
+#[inline(always)]
+pub fn arp<const L3: usize>(ctx: &XdpContext) -> u32 {
+    if control().flags & CONTROL_ORPHANED == 0
+        || frame::be16_at(ctx, L3 + ARP_OPER) != Some(ARP_REQUEST)
+    {
+        return xdp_action::XDP_PASS;
+    }
+    match frame::read::<[u8; 4]>(ctx, L3 + ARP_TARGET_IP) {
+        Some(target) => neighbour_query(&v4(target), FAMILY_IPV4),
+        None => xdp_action::XDP_PASS,
+    }
+}
+
+/// An IP frame for `addr`: sent on, dropped or passed as its VIP entry says.
+#[inline(always)]
+fn ip(ctx: &XdpContext, addr: &[u8; 16], family: u8) -> u32 {
+    let Some((slot, vip)) = find(addr, family) else {
+        return xdp_action::XDP_PASS;
+    };
+    if vip.flags & VIP_REDIRECT != 0 {
+        return send_on(ctx, vip.peer_mac, slot);
+    }
+    if let Some(new_master) = orphaned_to(vip, family) {
+        return send_on(ctx, new_master, slot);
+    }
+    if vip.flags & VIP_STRICT != 0 {
+        count_vip(slot, VipCounter::Dropped);
+        return xdp_action::XDP_DROP;
+    }
+    xdp_action::XDP_PASS
+}
+
+/// An ARP request or neighbour solicitation for `addr`: dropped when the address is orphaned,
+/// so that the copy a dead master left on the interface stops attracting traffic.
+#[inline(always)]
+fn neighbour_query(addr: &[u8; 16], family: u8) -> u32 {
+    if let Some((slot, vip)) = find(addr, family) {
+        if orphaned_to(vip, family).is_some() {
+            count_vip(slot, VipCounter::Dropped);
+            return xdp_action::XDP_DROP;
+        }
+    }
+    xdp_action::XDP_PASS
+}
+
+/// The table slot holding `addr`: from its home slot, up to `VIP_PROBES` slots on, stopping at
+/// the first never-used one (the daemon inserts within the same bound).
+#[inline(always)]
+fn find(addr: &[u8; 16], family: u8) -> Option<(u32, &'static Vip)> {
+    let home = vip_home(addr);
+    let mut i = 0;
+    while i < VIP_PROBES {
+        let slot = (home + i) % VIP_SLOTS;
+        let vip = VIPS.get(slot)?;
+        if vip.family == VIP_EMPTY {
+            return None;
+        }
+        if vip.family == family && same(&vip.addr, addr, family) {
+            return Some((slot, vip));
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The MAC of the router that took over a guarded address after our daemon died.
+#[inline(always)]
+fn orphaned_to(vip: &Vip, family: u8) -> Option<[u8; 6]> {
+    if vip.flags & VIP_GUARD == 0 {
+        return None;
+    }
+    let slot = LIVENESS.get(LivenessKey::new(vip.vrid, family).slot())?;
+    (slot.flags & LIVENESS_ORPHANED != 0).then_some(slot.sender_mac)
+}
+
+/// Rewrites the frame from us to `to` and transmits it back out of the interface it came in.
+/// Never back to the router it came from (that would loop); never to ourselves either, which
+/// the daemon guarantees (`Dataplane::set_vip` refuses our own MAC, and a router we hear
+/// adverts from is never us).
+#[inline(always)]
+fn send_on(ctx: &XdpContext, to: [u8; 6], slot: u32) -> u32 {
+    let to = mac_words(to);
+    match frame::mac_at(ctx, ethernet::SRC) {
+        Some(from) if from != to => {}
+        _ => return xdp_action::XDP_PASS,
+    }
+    if !frame::set_mac(ctx, ethernet::DST, to)
+        || !frame::set_mac(ctx, ethernet::SRC, mac_words(control().own_mac))
+    {
+        return xdp_action::XDP_PASS;
+    }
+    count_vip(slot, VipCounter::Redirected);
+    xdp_action::XDP_TX
+}
+
+/// A MAC as the three 16-bit words the frame holds it in.
+#[inline(always)]
+fn mac_words(m: [u8; 6]) -> [u16; 3] {
+    [
+        u16::from_ne_bytes([m[0], m[1]]),
+        u16::from_ne_bytes([m[2], m[3]]),
+        u16::from_ne_bytes([m[4], m[5]]),
+    ]
+}
+
+#[inline(always)]
+fn v4(a: [u8; 4]) -> [u8; 16] {
+    [a[0], a[1], a[2], a[3], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+}
+
+/// IPv4 addresses compare their first 4 bytes only.
+#[inline(always)]
+fn same(a: &[u8; 16], b: &[u8; 16], family: u8) -> bool {
+    if family == FAMILY_IPV4 {
+        a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3]
+    } else {
+        bytes_eq(a, b)
+    }
+}
+
+/// Byte by byte: an array comparison could become a `bcmp` call, which BPF does not have.
+#[inline(always)]
+fn bytes_eq<const N: usize>(a: &[u8; N], b: &[u8; N]) -> bool {
+    let mut diff = 0;
+    let mut i = 0;
+    while i < N {
+        diff |= a[i] ^ b[i];
+        i += 1;
+    }
+    diff == 0
+}

@@ -1,0 +1,234 @@
+//! Telling the XDP program what to do with frames for virtual addresses: hand them to a peer
+//! during a handover window, drop them in strict mode, guard them while master; and keeping
+//! the heartbeat that tells it the daemon is alive (the dead-man switch of `vrrp-ebpf/steer`).
+//!
+//! The addresses live in an open-addressed array (`vrrp_common::maps::vip_home`); this side
+//! inserts within `VIP_PROBES` slots of an address's home, where the program searches.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    time::Duration,
+};
+
+use anyhow::{Context as _, bail};
+use vrrp_common::maps::{
+    self as names, CONTROL_ORPHANED, CONTROL_STEER, FAMILY_IPV4, FAMILY_IPV6, LIVENESS_ORPHANED,
+    VIP_EMPTY, VIP_GUARD, VIP_PROBES, VIP_REDIRECT, VIP_REMOVED, VIP_SLOTS, VIP_STRICT, Vip,
+    VipCounter, vip_home,
+};
+
+use super::Dataplane;
+use crate::time::Monotonic;
+
+/// What XDP does with frames for one virtual address.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VipSteering {
+    /// The virtual router the address belongs to.
+    pub vrid: u8,
+    /// A planned handover: send IP frames for the address to this MAC (the new master's).
+    pub redirect_to: Option<[u8; 6]>,
+    /// Master without accept mode: drop IP frames for the address (ARP / ND still pass).
+    pub strict: bool,
+    /// Master: should the daemon die and another router take over, send frames on to it and
+    /// stop answering ARP / NS for the address.
+    pub guard: bool,
+}
+
+/// An address XDP steers, and what it did with its frames.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VipState {
+    pub addr: IpAddr,
+    pub steering: VipSteering,
+    pub redirected: u64,
+    pub dropped: u64,
+}
+
+impl Dataplane {
+    /// Sets (or replaces) what XDP does for `addr`, and attaches the steering variant of the
+    /// program if it was not.
+    /// Refuses to redirect to the interface's own MAC (see `set_own_mac`): the frames would
+    /// come straight back.
+    pub fn set_vip(&mut self, addr: IpAddr, steering: VipSteering) -> anyhow::Result<()> {
+        let own = self
+            .control
+            .get(&0, 0)
+            .context("reading the XDP control map")?
+            .own_mac;
+        if steering.redirect_to == Some(own) {
+            bail!("refusing to redirect {addr} to this interface's own MAC");
+        }
+        let (bytes, family) = parts(addr);
+        let slot = match self.find(addr)? {
+            Some(slot) => slot,
+            None => self.free_slot(&bytes)?.with_context(|| {
+                format!("no room to steer {addr}: {VIP_PROBES} slots from its home are taken")
+            })?,
+        };
+        let vip = Vip {
+            addr: bytes,
+            family,
+            flags: (if steering.redirect_to.is_some() {
+                VIP_REDIRECT
+            } else {
+                0
+            }) | (if steering.strict { VIP_STRICT } else { 0 })
+                | (if steering.guard { VIP_GUARD } else { 0 }),
+            vrid: steering.vrid,
+            peer_mac: steering.redirect_to.unwrap_or_default(),
+            pad: [0; 7],
+        };
+        self.vips
+            .set(slot, vip, 0)
+            .with_context(|| format!("steering {addr} in XDP"))?;
+        self.refresh_steering()
+    }
+
+    /// Stops steering `addr` (its frames pass untouched again); nothing to do if it was not.
+    pub fn remove_vip(&mut self, addr: IpAddr) -> anyhow::Result<()> {
+        if let Some(slot) = self.find(addr)? {
+            let removed = Vip {
+                family: VIP_REMOVED,
+                ..Vip::default()
+            };
+            self.vips
+                .set(slot, removed, 0)
+                .with_context(|| format!("unsteering {addr}"))?;
+            // A fresh address in this slot must not inherit the old one's counts.
+            for c in [VipCounter::Redirected, VipCounter::Dropped] {
+                let zeros = vec![0u64; aya::util::nr_cpus().map_err(|(_, e)| e)?];
+                self.vip_counters.set(c.index(slot), zeros.try_into()?, 0)?;
+            }
+        }
+        self.refresh_steering()
+    }
+
+    /// Every address XDP steers, with its counters.
+    pub fn vips(&self) -> anyhow::Result<Vec<VipState>> {
+        let mut out = Vec::new();
+        for slot in 0..VIP_SLOTS {
+            let vip = self.vips.get(&slot, 0)?;
+            if vip.family != FAMILY_IPV4 && vip.family != FAMILY_IPV6 {
+                continue;
+            }
+            let count = |c: VipCounter| -> anyhow::Result<u64> {
+                Ok(self.vip_counters.get(&c.index(slot), 0)?.iter().sum())
+            };
+            out.push(VipState {
+                addr: address(&vip),
+                steering: VipSteering {
+                    vrid: vip.vrid,
+                    redirect_to: (vip.flags & VIP_REDIRECT != 0).then_some(vip.peer_mac),
+                    strict: vip.flags & VIP_STRICT != 0,
+                    guard: vip.flags & VIP_GUARD != 0,
+                },
+                redirected: count(VipCounter::Redirected)?,
+                dropped: count(VipCounter::Dropped)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The interface's MAC, the source of frames XDP sends on.
+    pub fn set_own_mac(&mut self, mac: [u8; 6]) -> anyhow::Result<()> {
+        self.update_control(|c| c.own_mac = mac)
+    }
+
+    /// A sign of life at `now`: if none follows within `timeout`, XDP counts the daemon as dead
+    /// and lets guarded addresses follow the router that takes over.
+    pub fn heartbeat(&mut self, now: Monotonic, timeout: Duration) -> anyhow::Result<()> {
+        self.update_control(|c| {
+            c.heartbeat_ns = now.0;
+            c.heartbeat_timeout_ns = timeout.as_nanos() as u64;
+        })
+    }
+
+    /// For a daemon taking over from a dead one: forget which routers took over meanwhile.
+    pub fn clear_orphaned(&mut self) -> anyhow::Result<()> {
+        for slot in 0..names::LIVENESS_SLOTS {
+            let mut entry = self.liveness.get(&slot, 0)?;
+            if entry.flags & LIVENESS_ORPHANED != 0 {
+                entry.flags &= !LIVENESS_ORPHANED;
+                self.liveness.set(slot, entry, 0)?;
+            }
+        }
+        self.update_control(|c| c.flags &= !CONTROL_ORPHANED)
+    }
+
+    /// The variant of the program the table needs: steering while any address is in it.
+    pub(super) fn wanted_program(&self) -> &'static str {
+        if self.steering {
+            names::STEER_PROGRAM
+        } else {
+            names::PROGRAM
+        }
+    }
+
+    /// Keeps `CONTROL_STEER` on exactly while some address needs a lookup on every IP frame,
+    /// and the attached variant in line with the table.
+    fn refresh_steering(&mut self) -> anyhow::Result<()> {
+        let vips = self.vips()?;
+        let lookups = vips
+            .iter()
+            .any(|v| v.steering.redirect_to.is_some() || v.steering.strict);
+        self.update_control(|c| {
+            c.flags = if lookups {
+                c.flags | CONTROL_STEER
+            } else {
+                c.flags & !CONTROL_STEER
+            };
+        })?;
+        self.steering = !vips.is_empty();
+        self.sync_program()
+    }
+
+    /// The slot holding `addr`, searched as the program searches.
+    fn find(&self, addr: IpAddr) -> anyhow::Result<Option<u32>> {
+        let (bytes, family) = parts(addr);
+        for slot in probes(&bytes) {
+            let vip = self.vips.get(&slot, 0)?;
+            if vip.family == VIP_EMPTY {
+                return Ok(None);
+            }
+            if vip.family == family && vip.addr == bytes {
+                return Ok(Some(slot));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first slot on `addr`'s probe sequence that holds no address.
+    fn free_slot(&self, bytes: &[u8; 16]) -> anyhow::Result<Option<u32>> {
+        for slot in probes(bytes) {
+            let family = self.vips.get(&slot, 0)?.family;
+            if family == VIP_EMPTY || family == VIP_REMOVED {
+                return Ok(Some(slot));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn probes(bytes: &[u8; 16]) -> impl Iterator<Item = u32> {
+    let home = vip_home(bytes);
+    (0..VIP_PROBES).map(move |i| (home + i) % VIP_SLOTS)
+}
+
+fn parts(addr: IpAddr) -> ([u8; 16], u8) {
+    match addr {
+        IpAddr::V4(a) => {
+            let mut bytes = [0; 16];
+            bytes[..4].copy_from_slice(&a.octets());
+            (bytes, FAMILY_IPV4)
+        }
+        IpAddr::V6(a) => (a.octets(), FAMILY_IPV6),
+    }
+}
+
+fn address(vip: &Vip) -> IpAddr {
+    if vip.family == FAMILY_IPV4 {
+        let [a, b, c, d, ..] = vip.addr;
+        IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+    } else {
+        IpAddr::V6(Ipv6Addr::from(vip.addr))
+    }
+}
