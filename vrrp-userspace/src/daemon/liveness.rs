@@ -98,6 +98,7 @@ mod tests {
             priority,
             version: 3,
             interval: Centisecs(100),
+            orphaned: false,
         }
     }
 
