@@ -20,7 +20,7 @@ use crate::{
     scripts::NotifyScripts,
     time::Monotonic,
     validate::{Discard, Expectations, ExpectedVersion, V2Auth},
-    wire::vrrp::{Addresses, AuthType, Endpoints, Family, Packet, Repr, V3Ipv4Checksum, Version},
+    wire::vrrp::{Addresses, AuthType, Endpoints, Packet, Repr, V3Ipv4Checksum, Version},
 };
 
 /// What the daemon shares among instances while executing actions.
@@ -105,101 +105,23 @@ impl Slot {
         let source = match cfg.unicast_src_ip {
             Some(addr) => addr,
             None => match cfg.family {
-                config::Family::Ipv4 => res.io.addresses.primary_v4(&iface).await?.into(),
-                config::Family::Ipv6 => link_local(&iface, &res.io.addresses).await?.into(),
-            },
+                config::Family::Ipv4 => res.io.addresses.primary_v4(&iface).await.map(IpAddr::from),
+                config::Family::Ipv6 => link_local(&iface, &res.io.addresses)
+                    .await
+                    .map(IpAddr::from),
+            }
+            .with_context(|| format!("({name})"))?,
         };
-        let family = match source {
-            IpAddr::V4(_) => Family::V4,
-            IpAddr::V6(_) => Family::V6,
-        };
-        let advert_vips: Vec<IpAddr> = cfg
-            .vips
-            .iter()
-            .map(|v| v.addr)
-            .filter(|a| a.is_ipv4() == (family == Family::V4))
-            .collect();
-        let (version, expected) = match (cfg.version, &cfg.auth) {
-            (config::Version::V3, _) => (Version::V3, ExpectedVersion::V3),
-            (config::Version::V2, None) => (
-                Version::V2 {
-                    auth_type: AuthType::None,
-                    auth_data: [0; field::V2_AUTH_DATA_LEN],
-                },
-                ExpectedVersion::V2 { auth: V2Auth::None },
-            ),
-            (config::Version::V2, Some(auth)) => match auth.kind {
-                config::AuthType::Pass => {
-                    let data = crate::wire::vrrp::password_field(&auth.pass);
-                    (
-                        Version::V2 {
-                            auth_type: AuthType::SimplePassword,
-                            auth_data: data,
-                        },
-                        ExpectedVersion::V2 {
-                            auth: V2Auth::Password(data),
-                        },
-                    )
-                }
-                config::AuthType::Ah => bail!("({name}) auth_type AH is not supported"),
-            },
-        };
-        let addresses = match family {
-            Family::V4 => Addresses::V4(
-                advert_vips
-                    .iter()
-                    .filter_map(|a| match a {
-                        IpAddr::V4(v4) => Some(*v4),
-                        IpAddr::V6(_) => None,
-                    })
-                    .collect(),
-            ),
-            Family::V6 => Addresses::V6(
-                advert_vips
-                    .iter()
-                    .filter_map(|a| match a {
-                        IpAddr::V6(v6) => Some(*v6),
-                        IpAddr::V4(_) => None,
-                    })
-                    .collect(),
-            ),
-        };
-        let advert = Repr {
-            version,
-            vrid: cfg.vrid,
-            priority: cfg.priority,
-            advert_int: cfg.advert_int,
-            addresses,
-        };
+        let (advert, expected) = advert_template(cfg, source)?;
+        let advert_vips = advert.addresses.iter().collect();
         let targets = vip_targets(cfg, &iface, res.announcers)?;
         let socket = res.sockets.get_or_open(&iface, source)?;
         let (trackers, fsm_trackers) = track::trackers(cfg, res.files);
         let notify = NotifyScripts::instance(name, &cfg.notify, res.script_user, NOTIFY_TIMEOUT)
             .with_context(|| format!("({name}) notify scripts"))?;
         let fsm_cfg = fsm::Config {
-            initial_state: match cfg.state {
-                config::InitialState::Master => fsm::InitialState::Master,
-                config::InitialState::Backup => fsm::InitialState::Backup,
-            },
-            nopreempt: !cfg.preempt,
-            preempt_delay: cfg.preempt_delay,
-            accept: cfg.accept,
-            garp: fsm::GarpConfig {
-                master_delay: cfg.garp.master_delay,
-                master_repeat: cfg.garp.master_repeat,
-                master_refresh: cfg.garp.master_refresh.unwrap_or_default(),
-                master_refresh_repeat: cfg.garp.master_refresh_repeat,
-            },
             trackers: fsm_trackers,
-            ..fsm::Config::new(
-                match cfg.version {
-                    config::Version::V2 => fsm::Version::V2,
-                    config::Version::V3 => fsm::Version::V3,
-                },
-                cfg.priority,
-                cfg.advert_int,
-                source,
-            )
+            ..fsm_config(cfg, source)
         };
         let slot = Slot {
             cfg: cfg.clone(),
@@ -421,6 +343,85 @@ pub fn notify_state(state: State) -> NotifyState {
         State::Backup => NotifyState::Backup,
         State::Master => NotifyState::Master,
         State::Fault => NotifyState::Fault,
+    }
+}
+
+/// The advert we send (but for its priority), and what we expect of the ones we receive.
+fn advert_template(cfg: &config::Instance, source: IpAddr) -> Result<(Repr, ExpectedVersion)> {
+    let (version, expected) = match (cfg.version, &cfg.auth) {
+        (config::Version::V3, _) => (Version::V3, ExpectedVersion::V3),
+        (config::Version::V2, None) => (
+            Version::V2 {
+                auth_type: AuthType::None,
+                auth_data: [0; field::V2_AUTH_DATA_LEN],
+            },
+            ExpectedVersion::V2 { auth: V2Auth::None },
+        ),
+        (config::Version::V2, Some(auth)) => match auth.kind {
+            config::AuthType::Pass => {
+                let data = crate::wire::vrrp::password_field(&auth.pass);
+                (
+                    Version::V2 {
+                        auth_type: AuthType::SimplePassword,
+                        auth_data: data,
+                    },
+                    ExpectedVersion::V2 {
+                        auth: V2Auth::Password(data),
+                    },
+                )
+            }
+            config::AuthType::Ah => bail!("({}) auth_type AH is not supported", cfg.name),
+        },
+    };
+    // Adverts list the VIPs of the family they travel in; the others are only configured.
+    let vips = cfg.vips.iter().map(|v| v.addr);
+    let addresses = match source {
+        IpAddr::V4(_) => Addresses::V4(
+            vips.filter_map(|a| match a {
+                IpAddr::V4(v4) => Some(v4),
+                IpAddr::V6(_) => None,
+            })
+            .collect(),
+        ),
+        IpAddr::V6(_) => Addresses::V6(
+            vips.filter_map(|a| match a {
+                IpAddr::V6(v6) => Some(v6),
+                IpAddr::V4(_) => None,
+            })
+            .collect(),
+        ),
+    };
+    let advert = Repr {
+        version,
+        vrid: cfg.vrid,
+        priority: cfg.priority,
+        advert_int: cfg.advert_int,
+        addresses,
+    };
+    Ok((advert, expected))
+}
+
+/// The fsm's view of `cfg`, without trackers.
+fn fsm_config(cfg: &config::Instance, source: IpAddr) -> fsm::Config {
+    let version = match cfg.version {
+        config::Version::V2 => fsm::Version::V2,
+        config::Version::V3 => fsm::Version::V3,
+    };
+    fsm::Config {
+        initial_state: match cfg.state {
+            config::InitialState::Master => fsm::InitialState::Master,
+            config::InitialState::Backup => fsm::InitialState::Backup,
+        },
+        nopreempt: !cfg.preempt,
+        preempt_delay: cfg.preempt_delay,
+        accept: cfg.accept,
+        garp: fsm::GarpConfig {
+            master_delay: cfg.garp.master_delay,
+            master_repeat: cfg.garp.master_repeat,
+            master_refresh: cfg.garp.master_refresh.unwrap_or_default(),
+            master_refresh_repeat: cfg.garp.master_refresh_repeat,
+        },
+        ..fsm::Config::new(version, cfg.priority, cfg.advert_int, source)
     }
 }
 
