@@ -241,3 +241,38 @@ fn vrrpv2_passwords_are_checked_and_a_mismatch_is_discarded() {
     let status = String::from_utf8_lossy(&d2.status(&[]).stdout).into_owned();
     assert!(status.contains("auth_password_mismatch="), "{status}");
 }
+
+#[test]
+fn without_accept_mode_the_master_drops_ip_to_its_vips_but_answers_arp() {
+    let lan = Lan::new("dacc", 1);
+    let r1 = lan.router(1);
+    let d1 = lan.daemon(1, &config(200, "0.1", "  no_accept"), &[]);
+    wait_for(
+        "r1 master",
+        SOON,
+        || has_addr(r1, "eth0", VIP),
+        || d1.log_text(),
+    );
+    // A TCP SYN to a closed port: refused if the packet reached r1's stack, timed out if not.
+    let reaches = |ip: &str| {
+        let to = std::net::SocketAddr::new(ip.parse().unwrap(), 9);
+        lan.client.run(|| {
+            match std::net::TcpStream::connect_timeout(&to, Duration::from_millis(500)) {
+                Ok(_) => true,
+                Err(e) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+            }
+        })
+    };
+    assert!(reaches("192.0.2.1"), "the primary address answers");
+    assert!(!reaches(VIP), "XDP drops IP to the VIP");
+    assert_eq!(
+        lan.client_mac_of(VIP),
+        Some(tests::daemon::mac(1)),
+        "ARP for the VIP is answered"
+    );
+
+    // Accept mode back on (the default outside vrrp_strict): the VIP answers.
+    d1.rewrite(&config(200, "0.1", ""));
+    d1.signal(libc::SIGHUP);
+    wait_for("the VIP to answer", SOON, || reaches(VIP), || d1.log_text());
+}

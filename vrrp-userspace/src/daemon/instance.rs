@@ -70,6 +70,8 @@ pub struct Slot {
     pub last_advert: Option<Monotonic>,
     pub state: State,
     pub stats: Stats,
+    /// The VIPs on our interface are in its XDP table as strict (Master without Accept_Mode).
+    pub steered: bool,
     notify: NotifyScripts,
     garp_tasks: Vec<JoinHandle<()>>,
 }
@@ -143,6 +145,7 @@ impl Slot {
             last_advert: None,
             state: State::Initialize,
             stats: Stats::default(),
+            steered: false,
             notify,
             garp_tasks: Vec::new(),
         };
@@ -158,6 +161,15 @@ impl Slot {
             skip_check_adv_addr: self.cfg.skip_check_adv_addr,
             allowed_peers: None,
         }
+    }
+
+    /// The VIPs (and excluded VIPs) that go on the instance's own interface, where its XDP
+    /// program runs.
+    pub fn own_vips(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.targets
+            .iter()
+            .filter(|t| t.iface == self.iface)
+            .flat_map(|t| t.vips.iter().map(|v| v.addr))
     }
 
     pub fn liveness_key(&self) -> LivenessKey {

@@ -27,6 +27,11 @@
 //! would never be credited; so when a reload starts an instance, the interface gets a fresh
 //! program and empty maps, and the next advert of every router reaches the socket.
 //!
+//! Accept_Mode (RFC 5798 §6.4.3): while an instance is Master without it (and not the address
+//! owner), its VIPs on its interface are in the XDP program's table as strict: IP packets to
+//! them are dropped, ARP and ND still answered. Without XDP this is not enforced (keepalived
+//! enforces it with iptables, in `vrrp_strict` mode only; accept is the default outside it).
+//!
 //! Startup removes configured VIPs left on their devices (we are not Master yet), SIGTERM or
 //! SIGINT shut every instance down (a Master sends priority 0 and drops its VIPs), SIGHUP
 //! reloads (`reload`), and readiness goes to systemd (`sd_notify`).
@@ -59,7 +64,7 @@ pub use control::{Status, query, render};
 
 use crate::{
     config,
-    dataplane::{AttachMode, Dataplane},
+    dataplane::{AttachMode, Dataplane, VipSteering},
     fsm::{Action, Event, State, TimerId},
     net::{
         garp::Announcer,
@@ -272,6 +277,12 @@ impl Daemon {
             .collect();
         self.dataplanes
             .retain(|iface, _| used.contains(iface) && !fresh.contains(iface));
+        // A fresh program has an empty VIP table.
+        for slot in self.units.iter_mut().flat_map(|u| &mut u.slots) {
+            if fresh.contains(slot.iface.name()) {
+                slot.steered = false;
+            }
+        }
         for iface in used {
             if self.dataplanes.contains_key(&iface) {
                 continue;
@@ -333,7 +344,21 @@ impl Daemon {
         }
         // Notify scripts run on, reaped by their own task.
         drop(unit.settle(now));
+        self.steer(u);
         actions
+    }
+
+    /// Puts the VIPs of unit `u`'s Masters without Accept_Mode in their interface's XDP table
+    /// as strict (IP to them dropped, ARP / ND answered: RFC 5798 §6.4.3), and takes them out
+    /// again when that no longer holds. Without XDP on the interface this is not enforced.
+    fn steer(&mut self, u: usize) {
+        let unit = &mut self.units[u];
+        for (i, slot) in unit.slots.iter_mut().enumerate() {
+            let cfg = unit.machine.member(i).config();
+            let strict = slot.state == State::Master
+                && !(cfg.accept || cfg.priority == crate::fsm::PRIORITY_OWNER);
+            set_strict(&mut self.dataplanes, slot, strict);
+        }
     }
 
     async fn on_datagram(&mut self, d: Datagram) {
@@ -527,6 +552,9 @@ impl Daemon {
                 unit.slots[i].execute(action, &self.io).await;
             }
         }
+        for slot in &mut unit.slots {
+            set_strict(&mut self.dataplanes, slot, false);
+        }
         for run in unit.settle(now) {
             let _ = run.await;
         }
@@ -626,6 +654,33 @@ impl Daemon {
         }
         status
     }
+}
+
+/// Adds or removes `slot`'s VIPs as strict in its interface's XDP table, if that changes
+/// anything and the interface has XDP.
+fn set_strict(dataplanes: &mut BTreeMap<String, Dataplane>, slot: &mut Slot, strict: bool) {
+    if strict == slot.steered {
+        return;
+    }
+    let Some(dp) = dataplanes.get_mut(slot.iface.name()) else {
+        return;
+    };
+    for addr in slot.own_vips() {
+        let steering = VipSteering {
+            vrid: slot.cfg.vrid,
+            strict: true,
+            ..VipSteering::default()
+        };
+        let done = if strict {
+            dp.set_vip(addr, steering)
+        } else {
+            dp.remove_vip(addr)
+        };
+        if let Err(e) = done {
+            tracing::error!(instance = %slot.cfg.name, "{e:#}");
+        }
+    }
+    slot.steered = strict;
 }
 
 fn attach(iface: &str, mode: AttachMode) -> Result<Dataplane> {

@@ -71,6 +71,9 @@ impl Daemon {
         if let Err(e) = self.attach_dataplanes(&fresh) {
             tracing::error!("XDP: {e:#}");
         }
+        for u in 0..self.units.len() {
+            self.steer(u);
+        }
         for u in first_new..self.units.len() {
             tracing::info!(unit = %self.units[u].spec.name(), "starting");
             self.start_unit(u).await;
