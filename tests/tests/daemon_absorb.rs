@@ -82,6 +82,20 @@ fn an_absorbing_backup_waits_for_the_master_and_takes_over_when_it_dies() {
 }
 
 #[test]
+fn generic_xdp_absorbs_as_well() {
+    let (took, backup) = kill_master("dskb", "skb");
+    assert!(counter(&backup, "VI_1 ", "received") <= 3, "{backup}");
+    assert!(
+        counter(&backup, "xdp eth0 skb", "absorbed") >= 15,
+        "{backup}"
+    );
+    println!(
+        "absorbing backup (skb XDP): kill -9 -> VIP in {:.0} ms",
+        took.as_secs_f64() * 1000.0
+    );
+}
+
+#[test]
 fn without_xdp_every_advert_reaches_the_socket() {
     let (took, backup) = kill_master("dnox", "off");
     assert!(counter(&backup, "VI_1 ", "received") >= 15, "{backup}");
