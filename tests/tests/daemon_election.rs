@@ -38,54 +38,73 @@ fn elect(lan: &Lan, advert_int: &str, extra1: &str, extra2: &str) -> (Daemon, Da
     (d1, d2)
 }
 
-fn failover_after_kill(tag: &str, advert_int: &str, interval_cs: u64) {
+/// `rounds` times: r1 master, r2 backup (staying so while r1 lives), kill -9 r1, time until
+/// r2 holds the VIP and the client's neighbour entry moves to r2's MAC. The times are printed.
+fn failover_after_kill(tag: &str, advert_int: &str, interval_cs: u64, rounds: usize) {
     let lan = Lan::new(tag, 2);
     let (d1, d2) = elect(&lan, advert_int, "", "");
-    // Backup stays backup for longer than Master_Down_Interval while adverts are absorbed.
-    holds_for(
-        "r2 staying backup while r1 is alive",
-        2 * master_down(interval_cs) + Duration::from_millis(200),
-        || !has_addr(lan.router(2), "eth0", VIP),
-        || d2.log_text(),
-    );
-    wait_for(
-        "the client to learn r1's MAC",
-        Duration::from_secs(5),
-        || lan.client_mac_of(VIP) == Some(mac(1)),
-        || d1.log_text(),
-    );
-
-    let start = Instant::now();
-    d1.stop(libc::SIGKILL);
-    let limit = master_down(interval_cs) + SLACK;
-    wait_for(
-        "r2 to take the VIP",
-        limit,
-        || has_addr(lan.router(2), "eth0", VIP),
-        || d2.log_text(),
-    );
-    let took = start.elapsed();
-    wait_for(
-        "the client to learn r2's MAC",
-        Duration::from_secs(2),
-        || lan.client_mac_of(VIP) == Some(mac(2)),
-        || d2.log_text(),
-    );
+    let mut d1 = Some(d1);
+    let mut times = Vec::new();
+    for round in 0..rounds {
+        if round > 0 {
+            // r1 returns (removing its leftover VIP) and preempts r2.
+            let back = lan.daemon(1, &config(200, advert_int, ""), &[]);
+            wait_for(
+                "r1 to preempt",
+                master_down(interval_cs) + SLACK,
+                || has_addr(lan.router(1), "eth0", VIP) && !has_addr(lan.router(2), "eth0", VIP),
+                || format!("r1:\n{}\nr2:\n{}", back.log_text(), d2.log_text()),
+            );
+            d1 = Some(back);
+        }
+        let master = d1.take().expect("r1 runs");
+        // The backup stays backup for longer than Master_Down_Interval while adverts are
+        // absorbed.
+        holds_for(
+            "r2 staying backup while r1 is alive",
+            2 * master_down(interval_cs) + Duration::from_millis(200),
+            || !has_addr(lan.router(2), "eth0", VIP),
+            || d2.log_text(),
+        );
+        wait_for(
+            "the client to learn r1's MAC",
+            Duration::from_secs(5),
+            || lan.client_mac_of(VIP) == Some(mac(1)),
+            || master.log_text(),
+        );
+        let start = Instant::now();
+        master.stop(libc::SIGKILL);
+        wait_for(
+            "r2 to take the VIP",
+            master_down(interval_cs) + SLACK,
+            || has_addr(lan.router(2), "eth0", VIP),
+            || d2.log_text(),
+        );
+        let took = start.elapsed();
+        wait_for(
+            "the client to learn r2's MAC",
+            Duration::from_secs(2),
+            || lan.client_mac_of(VIP) == Some(mac(2)),
+            || d2.log_text(),
+        );
+        times.push(format!("{:.0}", took.as_secs_f64() * 1000.0));
+    }
     println!(
-        "failover at advert_int {advert_int}: kill -9 -> VIP on backup in {:.0} ms (Master_Down_Interval {:.0} ms)",
-        took.as_secs_f64() * 1000.0,
+        "failover at advert_int {advert_int}: kill -9 -> VIP on backup in [{}] ms \
+         (Master_Down_Interval {:.0} ms)",
+        times.join(", "),
         master_down(interval_cs).as_secs_f64() * 1000.0
     );
 }
 
 #[test]
 fn failover_on_kill_at_one_second() {
-    failover_after_kill("dk1", "1", 100);
+    failover_after_kill("dk1", "1", 100, 2);
 }
 
 #[test]
 fn failover_on_kill_at_a_tenth_of_a_second() {
-    failover_after_kill("dk01", "0.1", 10);
+    failover_after_kill("dk01", "0.1", 10, 5);
 }
 
 #[test]
