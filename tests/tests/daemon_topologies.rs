@@ -265,6 +265,8 @@ fn without_accept_mode_the_master_drops_ip_to_its_vips_but_answers_arp() {
     };
     assert!(reaches("192.0.2.1"), "the primary address answers");
     assert!(!reaches(VIP), "XDP drops IP to the VIP");
+    let status = String::from_utf8_lossy(&d1.status(&[]).stdout).into_owned();
+    assert!(status.contains("vip_dropped="), "{status}");
     assert_eq!(
         lan.client_mac_of(VIP),
         Some(tests::daemon::mac(1)),

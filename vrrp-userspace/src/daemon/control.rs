@@ -62,7 +62,7 @@ pub struct SocketStatus {
 pub struct XdpStatus {
     pub interface: String,
     pub mode: String,
-    /// The program's counters, where non-zero.
+    /// The program's counters, and `vip_dropped` (IP to strict VIPs), where non-zero.
     pub counters: BTreeMap<String, u64>,
 }
 

@@ -29,10 +29,14 @@ use crate::{
     time::{Centisecs, Monotonic},
 };
 
+/// Senders remembered per instance; a LAN has a handful of routers per virtual router, and
+/// forged sources must not grow the table without bound.
+const MAX_SENDERS: usize = 64;
+
 #[derive(Clone, Debug, Default)]
 pub struct Heard {
-    /// The last content validated from each sender: priority and interval.
-    validated: HashMap<IpAddr, (u8, Centisecs)>,
+    /// The last content validated from each sender: priority, interval, and when.
+    validated: HashMap<IpAddr, (u8, Centisecs, Monotonic)>,
     /// Slot timestamps up to here are accounted for.
     consumed: Monotonic,
 }
@@ -40,7 +44,15 @@ pub struct Heard {
 impl Heard {
     /// A socket advert from `src` passed validation and is being handed to the fsm at `now`.
     pub fn validated(&mut self, src: IpAddr, priority: u8, interval: Centisecs, now: Monotonic) {
-        self.validated.insert(src, (priority, interval));
+        if self.validated.len() >= MAX_SENDERS && !self.validated.contains_key(&src) {
+            let oldest = self
+                .validated
+                .iter()
+                .min_by_key(|(_, v)| v.2)
+                .map(|(k, _)| *k);
+            self.validated.retain(|k, _| Some(*k) != oldest);
+        }
+        self.validated.insert(src, (priority, interval, now));
         self.consumed = self.consumed.max(now);
     }
 
@@ -65,7 +77,8 @@ impl Heard {
             return None;
         }
         self.consumed = slot.last_seen;
-        (self.validated.get(&slot.sender) == Some(&(slot.priority, slot.interval))).then_some((
+        let known = self.validated.get(&slot.sender).map(|v| (v.0, v.1));
+        (known == Some((slot.priority, slot.interval))).then_some((
             Advert {
                 src: slot.sender,
                 priority: slot.priority,
@@ -143,6 +156,20 @@ mod tests {
             h.credit(&slot(MASTER, 200, 6 * SEC), US, 2),
             None,
             "other version"
+        );
+    }
+
+    #[test]
+    fn the_least_recent_sender_makes_room() {
+        let mut h = Heard::default();
+        for n in 0..MAX_SENDERS as u32 + 1 {
+            let src = IpAddr::V4(Ipv4Addr::from(0xc000_0200 + n));
+            h.validated(src, 100, Centisecs(100), Monotonic(u64::from(n)));
+        }
+        assert_eq!(h.validated.len(), MAX_SENDERS);
+        assert!(
+            !h.validated
+                .contains_key(&IpAddr::V4(Ipv4Addr::new(192, 0, 2, 0)))
         );
     }
 

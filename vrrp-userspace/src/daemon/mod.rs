@@ -635,7 +635,7 @@ impl Daemon {
             .sockets
             .sort_by(|a, b| (&a.interface, &a.source).cmp(&(&b.interface, &b.source)));
         for (iface, dp) in &self.dataplanes {
-            let counters = dp
+            let mut counters: BTreeMap<String, u64> = dp
                 .counters()
                 .map(|c| {
                     c.iter()
@@ -644,6 +644,14 @@ impl Daemon {
                         .collect()
                 })
                 .unwrap_or_default();
+            // Packets to strict VIPs (Accept_Mode off) that XDP dropped.
+            let dropped: u64 = dp
+                .vips()
+                .map(|v| v.iter().map(|v| v.dropped).sum())
+                .unwrap_or_default();
+            if dropped != 0 {
+                counters.insert("vip_dropped".into(), dropped);
+            }
             status.xdp.push(control::XdpStatus {
                 interface: iface.clone(),
                 mode: dp
