@@ -14,6 +14,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("keepalived", "keepalived"),
     ("tcpdump", "tcpdump"),
     ("nftables", "nft"),
+    ("iputils-ping", "ping"),
 ];
 
 pub fn run() -> anyhow::Result<()> {
