@@ -18,6 +18,8 @@ pub struct Spec {
     /// The `vrrp_script`s and track files the members refer to.
     pub scripts: Vec<config::VrrpScript>,
     pub track_files: Vec<config::TrackFile>,
+    /// Who notify scripts run as, unless a command names its own user.
+    pub script_user: Option<config::RunAs>,
 }
 
 impl Spec {
@@ -62,6 +64,7 @@ impl Spec {
                 .filter(|f| uses(&f.name, |i| &i.track_files))
                 .cloned()
                 .collect(),
+            script_user: cfg.global.script_user.clone(),
             group,
             instances,
         }
@@ -228,5 +231,10 @@ mod tests {
         let script = specs(&base.replace("interval 2", "interval 3"));
         assert_eq!(before[0], script[0], "A tracks no script");
         assert_ne!(before[1], script[1], "C's script changed");
+        let user = specs(&format!("global_defs {{\n script_user nobody\n}}\n{base}"));
+        assert_ne!(
+            before[0], user[0],
+            "notify scripts would run as another user"
+        );
     }
 }
