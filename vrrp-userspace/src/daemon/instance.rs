@@ -26,7 +26,7 @@ use crate::{
 /// What the daemon shares among instances while executing actions.
 pub struct Io {
     pub addresses: vip::Addresses,
-    /// keepalived's `vrrp_garp_interval` / `vrrp_gna_interval`: pauses between rounds.
+    /// keepalived's `vrrp_garp_interval` / `vrrp_gna_interval`: pauses between messages.
     pub garp_interval: Duration,
     pub gna_interval: Duration,
 }
@@ -302,8 +302,9 @@ impl Slot {
         }
     }
 
-    /// `count` rounds of GARP (IPv4) and NA (IPv6) per device, paced by the global intervals
-    /// in a task of their own so that the loop does not wait on them.
+    /// `count` rounds of GARP (IPv4) and NA (IPv6) per device, each message `vrrp_garp_interval`
+    /// / `vrrp_gna_interval` after the previous one, in a task of their own so that the loop
+    /// does not wait on them.
     fn announce(&mut self, count: u32, io: &Io) {
         self.garp_tasks.retain(|t| !t.is_finished());
         for target in &self.targets {
@@ -322,16 +323,19 @@ impl Slot {
                 }
                 let (announcer, name) = (announcer.clone(), self.cfg.name.clone());
                 self.garp_tasks.push(tokio::spawn(async move {
-                    let rounds = if pause.is_zero() {
-                        vec![count]
-                    } else {
-                        vec![1; count as usize]
-                    };
-                    for (i, n) in rounds.into_iter().enumerate() {
+                    if pause.is_zero() {
+                        if let Err(e) = announcer.announce(&addrs, count) {
+                            tracing::warn!(instance = %name, "{e:#}");
+                        }
+                        return;
+                    }
+                    // keepalived spaces every message on the interface, not every round.
+                    let messages = (0..count).flat_map(|_| addrs.iter().copied());
+                    for (i, addr) in messages.enumerate() {
                         if i > 0 {
                             tokio::time::sleep(pause).await;
                         }
-                        if let Err(e) = announcer.announce(&addrs, n) {
+                        if let Err(e) = announcer.announce(&[addr], 1) {
                             tracing::warn!(instance = %name, "{e:#}");
                         }
                     }
