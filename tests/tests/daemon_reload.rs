@@ -98,3 +98,56 @@ fn a_bad_configuration_is_refused_and_the_old_one_keeps_running() {
     let status = String::from_utf8_lossy(&d1.status(&[]).stdout).into_owned();
     assert!(status.contains("VI_1 eth0 vrid 51 IPv4 MASTER"), "{status}");
 }
+
+#[test]
+fn a_backup_reloading_next_to_a_live_master_stays_backup() {
+    // r2 absorbs r1's adverts; its reload adds VI_2 on the same interface, which gets a
+    // fresh XDP program. VI_1 on r2 must neither take over nor lose track of r1, and the new
+    // VI_2 must learn r1 as its master although r1's adverts repeat what the old map held.
+    let lan = Lan::new("drlb", 2);
+    let both = |priority: u8| {
+        config(priority, "0.1", "")
+            + &second_instance().replace("priority 120", &format!("priority {priority}"))
+    };
+    let d1 = lan.daemon(1, &both(200), &[]);
+    let d2 = lan.daemon(2, &config(100, "0.1", ""), &[]);
+    let (r1, r2) = (lan.router(1), lan.router(2));
+    let logs = || format!("r1:\n{}\nr2:\n{}", d1.log_text(), d2.log_text());
+    wait_for(
+        "r1 master of both",
+        Duration::from_secs(5),
+        || has_addr(r1, "eth0", VIP) && has_addr(r1, "eth0", VIP2),
+        logs,
+    );
+    holds_for(
+        "r2 backup",
+        Duration::from_secs(1),
+        || !has_addr(r2, "eth0", VIP),
+        logs,
+    );
+
+    d2.rewrite(&both(100));
+    d2.signal(libc::SIGHUP);
+    holds_for(
+        "r2 staying backup of both through the reload",
+        Duration::from_secs(2),
+        || !has_addr(r2, "eth0", VIP) && !has_addr(r2, "eth0", VIP2),
+        logs,
+    );
+    let status = String::from_utf8_lossy(&d2.status(&[]).stdout).into_owned();
+    assert_eq!(
+        status
+            .matches("BACKUP prio 100/100 master 192.0.2.1")
+            .count(),
+        2,
+        "{status}"
+    );
+    // And both still fail over.
+    d1.stop(libc::SIGKILL);
+    wait_for(
+        "r2 to take both",
+        Duration::from_secs(3),
+        || has_addr(r2, "eth0", VIP) && has_addr(r2, "eth0", VIP2),
+        || d2.log_text(),
+    );
+}
