@@ -118,7 +118,9 @@ fn higher_priority_preempts_back_when_it_returns() {
         || has_addr(lan.router(2), "eth0", VIP),
         || d2.log_text(),
     );
-    // r1 comes back: its leftover VIP is removed at startup, then it preempts r2.
+    // r1 comes back: its leftover VIP is removed at startup, then it preempts r2. Its adverts
+    // repeat what r2's liveness map held before r1 died, so XDP absorbs every one of them:
+    // r2 learns of r1 only by crediting the map when its Adver_Timer fires.
     let d1 = lan.daemon(1, &config(200, "0.1", ""), &[]);
     let logs = || format!("r1:\n{}\nr2:\n{}", d1.log_text(), d2.log_text());
     wait_for(
