@@ -11,7 +11,7 @@ pub fn frame(name: &str) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("reading fixture {}: {e}", path.display()));
     let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     assert!(
-        digits.len() % 2 == 0,
+        digits.len().is_multiple_of(2),
         "{}: odd number of hex digits",
         path.display()
     );

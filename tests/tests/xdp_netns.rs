@@ -26,10 +26,10 @@ fn wait_for(
 ) -> RouterLiveness {
     let start = Instant::now();
     loop {
-        if let Some(r) = dp.liveness_of(key).unwrap() {
-            if pred(&r) {
-                return r;
-            }
+        if let Some(r) = dp.liveness_of(key).unwrap()
+            && pred(&r)
+        {
+            return r;
         }
         assert!(
             start.elapsed() < limit,
