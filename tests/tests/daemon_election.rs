@@ -176,6 +176,9 @@ fn sigterm_hands_over_after_skew_time() {
         !has_addr(lan.router(1), "eth0", VIP),
         "r1 removed its VIP on the way out"
     );
+    let link = lan.router(1).exec(&["ip", "-d", "link", "show", "eth0"]);
+    let link = String::from_utf8_lossy(&link.stdout);
+    assert!(!link.contains("prog/xdp"), "XDP detached:\n{link}");
     // Priority 0 makes the backup wait Skew_Time (0.61 s), far below Master_Down_Interval.
     wait_for(
         "r2 to take over",
