@@ -50,6 +50,46 @@ pub mod ipv6 {
     pub const ADDR_LEN: usize = 16;
 }
 
+/// ARP for IPv4 over Ethernet (RFC 826); offsets relative to the start of the ARP packet.
+pub mod arp {
+    pub const HARDWARE_TYPE: usize = 0;
+    pub const PROTOCOL_TYPE: usize = 2;
+    pub const HARDWARE_LEN: usize = 4;
+    pub const PROTOCOL_LEN: usize = 5;
+    pub const OPERATION: usize = 6;
+    pub const SENDER_HARDWARE_ADDR: usize = 8;
+    pub const SENDER_PROTOCOL_ADDR: usize = 14;
+    pub const TARGET_HARDWARE_ADDR: usize = 18;
+    pub const TARGET_PROTOCOL_ADDR: usize = 24;
+    pub const LEN: usize = 28;
+
+    pub const HARDWARE_ETHERNET: u16 = 1;
+    pub const OPERATION_REQUEST: u16 = 1;
+    pub const OPERATION_REPLY: u16 = 2;
+}
+
+/// ICMPv6 (RFC 4443) and the neighbour discovery messages (RFC 4861 §4) xvrrp sends or looks
+/// at; offsets relative to the start of the ICMPv6 message.
+pub mod icmpv6 {
+    pub const NEXT_HEADER: u8 = 58;
+
+    pub const TYPE: usize = 0;
+    pub const CODE: usize = 1;
+    pub const CHECKSUM: usize = 2;
+    /// Neighbor Advertisement: R, S and O flags.
+    pub const FLAGS: usize = 4;
+    /// Neighbor Solicitation and Advertisement: the address asked or told about.
+    pub const TARGET: usize = 8;
+    pub const OPTIONS: usize = 24;
+
+    /// Router Solicitation, the first of the neighbour discovery types (133 to 137).
+    pub const TYPE_ROUTER_SOLICIT: u8 = 133;
+    pub const TYPE_NEIGHBOR_SOLICIT: u8 = 135;
+    pub const TYPE_NEIGHBOR_ADVERT: u8 = 136;
+    /// Redirect, the last of the neighbour discovery types.
+    pub const TYPE_REDIRECT: u8 = 137;
+}
+
 /// VRRP (RFC 5798 §5.2 for version 3, RFC 3768 §5.3 for version 2).
 pub mod vrrp {
     pub const IP_PROTOCOL: u8 = 112;
@@ -106,7 +146,10 @@ mod tests {
         assert_eq!(vrrp::message_len(vrrp::VERSION_3, 1, ipv4::ADDR_LEN), 12);
         assert_eq!(vrrp::message_len(vrrp::VERSION_2, 1, ipv4::ADDR_LEN), 20);
         assert_eq!(vrrp::message_len(vrrp::VERSION_3, 2, ipv6::ADDR_LEN), 40);
-        assert_eq!(vrrp::message_len(vrrp::VERSION_3, 0, ipv4::ADDR_LEN), vrrp::HEADER_LEN);
+        assert_eq!(
+            vrrp::message_len(vrrp::VERSION_3, 0, ipv4::ADDR_LEN),
+            vrrp::HEADER_LEN
+        );
         assert_eq!(vrrp::MAX_MESSAGE_LEN, 8 + 255 * 16);
     }
 

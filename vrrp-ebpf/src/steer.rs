@@ -14,23 +14,13 @@ use vrrp_common::{
         VIP_EMPTY, VIP_GUARD, VIP_PROBES, VIP_REDIRECT, VIP_SLOTS, VIP_STRICT, Vip, VipCounter,
         vip_home,
     },
-    wire::{ethernet, ipv4, ipv6},
+    wire::{arp, ethernet, icmpv6, ipv4, ipv6},
 };
 
 use crate::{
     frame,
     maps::{LIVENESS, VIPS, control, count_vip},
 };
-
-const ICMPV6: u8 = 58;
-const ND_FIRST: u8 = 133;
-const ND_NEIGHBOR_SOLICIT: u8 = 135;
-const ND_LAST: u8 = 137;
-/// RFC 4861 §4.3: the target address follows the ICMPv6 header and 4 reserved bytes.
-const NS_TARGET: usize = 8;
-const ARP_OPER: usize = 6;
-const ARP_REQUEST: u16 = 1;
-const ARP_TARGET_IP: usize = 24;
 
 #[inline(always)]
 pub fn ipv4<const L3: usize>(ctx: &XdpContext) -> u32 {
@@ -48,16 +38,18 @@ pub fn ipv6<const L3: usize>(ctx: &XdpContext, next_header: Option<u8>) -> u32 {
     if control().flags & (CONTROL_STEER | CONTROL_ORPHANED) == 0 {
         return xdp_action::XDP_PASS;
     }
-    if next_header == Some(ICMPV6) {
+    if next_header == Some(icmpv6::NEXT_HEADER) {
         let icmp = L3 + ipv6::HEADER_LEN;
-        match frame::u8_at(ctx, icmp) {
-            Some(ND_NEIGHBOR_SOLICIT) => {
-                return match frame::read::<[u8; 16]>(ctx, icmp + NS_TARGET) {
+        match frame::u8_at(ctx, icmp + icmpv6::TYPE) {
+            Some(icmpv6::TYPE_NEIGHBOR_SOLICIT) => {
+                return match frame::read::<[u8; 16]>(ctx, icmp + icmpv6::TARGET) {
                     Some(target) => neighbour_query(&target, FAMILY_IPV6),
                     None => xdp_action::XDP_PASS,
                 };
             }
-            Some(ND_FIRST..=ND_LAST) => return xdp_action::XDP_PASS,
+            Some(icmpv6::TYPE_ROUTER_SOLICIT..=icmpv6::TYPE_REDIRECT) => {
+                return xdp_action::XDP_PASS;
+            }
             _ => {}
         }
     }
@@ -70,11 +62,11 @@ pub fn ipv6<const L3: usize>(ctx: &XdpContext, next_header: Option<u8>) -> u32 {
 #[inline(always)]
 pub fn arp<const L3: usize>(ctx: &XdpContext) -> u32 {
     if control().flags & CONTROL_ORPHANED == 0
-        || frame::be16_at(ctx, L3 + ARP_OPER) != Some(ARP_REQUEST)
+        || frame::be16_at(ctx, L3 + arp::OPERATION) != Some(arp::OPERATION_REQUEST)
     {
         return xdp_action::XDP_PASS;
     }
-    match frame::read::<[u8; 4]>(ctx, L3 + ARP_TARGET_IP) {
+    match frame::read::<[u8; 4]>(ctx, L3 + arp::TARGET_PROTOCOL_ADDR) {
         Some(target) => neighbour_query(&v4(target), FAMILY_IPV4),
         None => xdp_action::XDP_PASS,
     }

@@ -11,23 +11,8 @@
 
 use std::net::Ipv4Addr;
 
-use vrrp_common::wire::{ethernet, ipv4};
+use vrrp_common::wire::{arp as field, ethernet, ipv4};
 
-/// ARP field offsets, relative to the start of the ARP packet (RFC 826).
-mod field {
-    pub const HARDWARE_TYPE: usize = 0;
-    pub const PROTOCOL_TYPE: usize = 2;
-    pub const HARDWARE_LEN: usize = 4;
-    pub const PROTOCOL_LEN: usize = 5;
-    pub const OPERATION: usize = 6;
-    pub const SENDER_HARDWARE_ADDR: usize = 8;
-    pub const SENDER_PROTOCOL_ADDR: usize = 14;
-    pub const TARGET_HARDWARE_ADDR: usize = 18;
-    pub const TARGET_PROTOCOL_ADDR: usize = 24;
-    pub const LEN: usize = 28;
-}
-
-const HARDWARE_ETHERNET: u16 = 1;
 const BROADCAST: [u8; ethernet::ADDR_LEN] = [0xff; ethernet::ADDR_LEN];
 
 /// Length of the frame `Repr::emit` writes.
@@ -43,8 +28,8 @@ pub enum Operation {
 impl From<u16> for Operation {
     fn from(value: u16) -> Self {
         match value {
-            1 => Operation::Request,
-            2 => Operation::Reply,
+            field::OPERATION_REQUEST => Operation::Request,
+            field::OPERATION_REPLY => Operation::Reply,
             other => Operation::Unknown(other),
         }
     }
@@ -53,8 +38,8 @@ impl From<u16> for Operation {
 impl From<Operation> for u16 {
     fn from(value: Operation) -> Self {
         match value {
-            Operation::Request => 1,
-            Operation::Reply => 2,
+            Operation::Request => field::OPERATION_REQUEST,
+            Operation::Reply => field::OPERATION_REPLY,
             Operation::Unknown(other) => other,
         }
     }
@@ -192,7 +177,7 @@ impl Repr {
     pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Self, Error> {
         packet.check_len()?;
         if packet.ethertype() != ethernet::ETHERTYPE_ARP
-            || packet.hardware_type() != HARDWARE_ETHERNET
+            || packet.hardware_type() != field::HARDWARE_ETHERNET
             || packet.protocol_type() != ethernet::ETHERTYPE_IPV4
             || usize::from(packet.hardware_len()) != ethernet::ADDR_LEN
             || usize::from(packet.protocol_len()) != ipv4::ADDR_LEN
@@ -223,7 +208,7 @@ impl Repr {
         packet.set_bytes(ethernet::DST, &BROADCAST);
         packet.set_bytes(ethernet::SRC, &self.sender_mac);
         packet.set_be16(ethernet::ETHERTYPE, ethernet::ETHERTYPE_ARP);
-        packet.set_be16(arp + field::HARDWARE_TYPE, HARDWARE_ETHERNET);
+        packet.set_be16(arp + field::HARDWARE_TYPE, field::HARDWARE_ETHERNET);
         packet.set_be16(arp + field::PROTOCOL_TYPE, ethernet::ETHERTYPE_IPV4);
         packet.set_bytes(
             arp + field::HARDWARE_LEN,

@@ -16,21 +16,9 @@ use std::net::Ipv6Addr;
 
 use vrrp_common::{
     checksum,
-    wire::{ethernet, ipv6},
+    wire::{ethernet, icmpv6 as field, ipv6},
 };
 
-/// ICMPv6 field offsets, relative to the start of the ICMPv6 message (RFC 4861 §4.4).
-mod field {
-    pub const TYPE: usize = 0;
-    pub const CODE: usize = 1;
-    pub const CHECKSUM: usize = 2;
-    pub const FLAGS: usize = 4;
-    pub const TARGET: usize = 8;
-    pub const OPTIONS: usize = 24;
-}
-
-const NEXT_HEADER_ICMPV6: u8 = 58;
-const TYPE_NEIGHBOR_ADVERTISEMENT: u8 = 136;
 /// RFC 4861 §7.1.2: a hop limit below 255 means the message crossed a router.
 const HOP_LIMIT: u8 = 255;
 const FLAG_ROUTER: u8 = 0x80;
@@ -221,7 +209,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
 /// The ICMPv6 pseudo-header (RFC 8200 §8.1).
 fn pseudo_header(src: Ipv6Addr, dst: Ipv6Addr, len: usize) -> u32 {
-    checksum::pseudo_header_v6(src.octets(), dst.octets(), NEXT_HEADER_ICMPV6, len as u32)
+    checksum::pseudo_header_v6(src.octets(), dst.octets(), field::NEXT_HEADER, len as u32)
 }
 
 /// An unsolicited Neighbor Advertisement: `mac` now holds `target`.
@@ -242,14 +230,14 @@ impl Repr {
         packet.check_len()?;
         if packet.ethertype() != ethernet::ETHERTYPE_IPV6
             || packet.ip_version() != 6
-            || packet.next_header() != NEXT_HEADER_ICMPV6
+            || packet.next_header() != field::NEXT_HEADER
         {
             return Err(Error::NotIcmpv6);
         }
         if packet.hop_limit() != HOP_LIMIT {
             return Err(Error::HopLimitNot255);
         }
-        if packet.icmp_type() != TYPE_NEIGHBOR_ADVERTISEMENT || packet.icmp_code() != 0 {
+        if packet.icmp_type() != field::TYPE_NEIGHBOR_ADVERT || packet.icmp_code() != 0 {
             return Err(Error::NotNeighborAdvertisement);
         }
         if !packet.verify_checksum() {
@@ -287,13 +275,13 @@ impl Repr {
         ip[..ipv6::PAYLOAD_LEN].copy_from_slice(&[0x60, 0, 0, 0]);
         ip[ipv6::PAYLOAD_LEN..ipv6::PAYLOAD_LEN + 2]
             .copy_from_slice(&(MESSAGE_LEN as u16).to_be_bytes());
-        ip[ipv6::NEXT_HEADER] = NEXT_HEADER_ICMPV6;
+        ip[ipv6::NEXT_HEADER] = field::NEXT_HEADER;
         ip[ipv6::HOP_LIMIT] = HOP_LIMIT;
         ip[ipv6::SRC..ipv6::SRC + 16].copy_from_slice(&target);
         ip[ipv6::DST..ipv6::DST + 16].copy_from_slice(&ALL_NODES.octets());
 
         let icmp = &mut b[ICMP..];
-        icmp[field::TYPE] = TYPE_NEIGHBOR_ADVERTISEMENT;
+        icmp[field::TYPE] = field::TYPE_NEIGHBOR_ADVERT;
         icmp[field::CODE] = 0;
         icmp[field::CHECKSUM..field::CHECKSUM + 2].fill(0);
         let router = if self.router { FLAG_ROUTER } else { 0 };
