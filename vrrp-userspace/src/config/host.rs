@@ -47,24 +47,7 @@ impl Host for System {
     }
 
     fn user_exists(&self, name: &str) -> bool {
-        let Ok(c_name) = CString::new(name) else {
-            return false;
-        };
-        // SAFETY: passwd is plain C data (integers and pointers); all zeroes is a valid value.
-        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut buf = vec![0 as libc::c_char; 16 * 1024];
-        let mut found: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: getpwnam_r writes only into `pwd`, `buf` (of the length given) and `found`.
-        let rc = unsafe {
-            libc::getpwnam_r(
-                c_name.as_ptr(),
-                &mut pwd,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut found,
-            )
-        };
-        rc == 0 && !found.is_null()
+        matches!(crate::scripts::identity::user(name), Ok(Some(_)))
     }
 }
 

@@ -59,7 +59,8 @@ impl Identity {
 /// Room for one passwd or group entry; glibc asks for retries with more on ERANGE.
 const LOOKUP_BUF: usize = 16 * 1024;
 
-fn user(name: &str) -> anyhow::Result<Option<(libc::uid_t, libc::gid_t)>> {
+/// The uid and primary gid of user `name`, if it exists.
+pub(crate) fn user(name: &str) -> anyhow::Result<Option<(libc::uid_t, libc::gid_t)>> {
     let c_name = CString::new(name).context("user name contains a NUL byte")?;
     // SAFETY: passwd is plain C data (integers and pointers); all zeroes is a valid value.
     let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };

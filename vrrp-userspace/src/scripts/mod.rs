@@ -19,7 +19,7 @@
 
 mod argv;
 mod exec;
-mod identity;
+pub(crate) mod identity;
 mod notify;
 mod track_file;
 mod tracker;
