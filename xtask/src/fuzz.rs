@@ -2,7 +2,9 @@
 //! workspace, built with nightly), each for a fixed time from its checked-in corpus.
 //!
 //! New inputs go to `fuzz/target/corpus/<target>`, not to the checked-in corpus, which stays
-//! small: refresh it by hand with `cargo +nightly fuzz cmin` when coverage has grown.
+//! small. When coverage has grown, copy them into `fuzz/corpus/<target>` and minimise it by
+//! edges alone (hit counts would keep thousands of configs):
+//! `cargo +nightly fuzz cmin --sanitizer none <target> fuzz/corpus/<target> -- -use_counters=0`.
 
 use std::{
     io::{BufRead as _, BufReader},
