@@ -71,6 +71,10 @@ fn check(message: &[u8], ctx: &IpContext, mode: V3Ipv4Checksum) {
     }
 }
 
+/// Stale bytes after an emitted message, as in a reused buffer: emit must leave them alone,
+/// and parse must neither sum nor read them.
+const TRAILER: u8 = 0xa5;
+
 fn round_trip(message: &[u8], ctx: &IpContext, mode: V3Ipv4Checksum) {
     let packet = Packet::new_unchecked(message);
     let Ok(repr) = Repr::parse(&packet, ctx) else {
@@ -89,13 +93,17 @@ fn round_trip(message: &[u8], ctx: &IpContext, mode: V3Ipv4Checksum) {
         Err(EmitError::BufferTooShort)
     );
 
-    let mut emitted = vec![0; len];
+    let mut emitted = vec![TRAILER; len + 3];
     repr.emit(
         &mut Packet::new_unchecked(&mut emitted),
         &ctx.endpoints,
         mode,
     )
     .unwrap_or_else(|e| panic!("{repr:?} parsed but does not emit: {e}"));
+    assert!(
+        emitted[len..].iter().all(|&b| b == TRAILER),
+        "{emitted:02x?}"
+    );
     let again = Repr::parse(&Packet::new_unchecked(&emitted[..]), ctx)
         .unwrap_or_else(|r| panic!("{repr:?} emitted as {emitted:02x?}, which parses as {r:?}"));
     assert_eq!(again, repr, "emitted as {emitted:02x?}");
