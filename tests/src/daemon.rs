@@ -214,7 +214,10 @@ impl Daemon {
         for arg in extra {
             line += &format!(" {arg}");
         }
+        // Appended, so that a router's log keeps every run; readiness is then a new "running".
         line += &format!(" 2>>{}", log.display());
+        let runs = |text: &str| text.matches("xvrrp running").count();
+        let before = runs(&std::fs::read_to_string(&log).unwrap_or_default());
         let process = ns.spawn(&["sh", "-c", &line]);
         let d = Daemon {
             process: Some(process),
@@ -225,7 +228,7 @@ impl Daemon {
         wait_for(
             "the daemon to start",
             Duration::from_secs(15),
-            || d.log_text().contains("xvrrp running"),
+            || runs(&d.log_text()) > before,
             || d.log_text(),
         );
         d

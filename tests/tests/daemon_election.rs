@@ -49,9 +49,10 @@ fn failover_after_kill(tag: &str, advert_int: &str, interval_cs: u64, rounds: us
         if round > 0 {
             // r1 returns (removing its leftover VIP) and preempts r2.
             let back = lan.daemon(1, &config(200, advert_int, ""), &[]);
+            // r1 waits its own Master_Down_Interval; r2 hears of it at its next Adver_Timer.
             wait_for(
                 "r1 to preempt",
-                master_down(interval_cs) + SLACK,
+                master_down(interval_cs) + Duration::from_millis(interval_cs * 10) + SLACK,
                 || has_addr(lan.router(1), "eth0", VIP) && !has_addr(lan.router(2), "eth0", VIP),
                 || format!("r1:\n{}\nr2:\n{}", back.log_text(), d2.log_text()),
             );
