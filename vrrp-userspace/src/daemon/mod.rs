@@ -31,6 +31,8 @@
 //! owner), its VIPs on its interface are in the XDP program's table as strict: IP packets to
 //! them are dropped, ARP and ND still answered. Without XDP this is not enforced (keepalived
 //! enforces it with iptables, in `vrrp_strict` mode only; accept is the default outside it).
+//! The program's guard (dead-man switch) and handover redirect are not used: nothing is
+//! pinned, so the XDP link is this process's and goes with it when it dies.
 //!
 //! Startup removes configured VIPs left on their devices (we are not Master yet), SIGTERM or
 //! SIGINT shut every instance down (a Master sends priority 0 and drops its VIPs), SIGHUP
