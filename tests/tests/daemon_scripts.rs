@@ -93,3 +93,39 @@ fn notify_scripts_run_with_keepalived_arguments() {
         read()
     );
 }
+
+#[test]
+fn a_track_file_with_weight_0_faults_the_instance_while_it_holds_a_number() {
+    let lan = Lan::new("dtf", 2);
+    let file = lan.scratch.write("prio", "0\n");
+    let track = format!("vrrp_track_file tf {{\n  file {}\n}}\n", file.display());
+    let d2 = lan.daemon(2, &config(100, "0.1", ""), &[]);
+    let d1 = lan.daemon(
+        1,
+        &(track + &config(200, "0.1", "  track_file {\n    tf weight 0\n  }")),
+        &[],
+    );
+    let logs = || format!("r1:\n{}\nr2:\n{}", d1.log_text(), d2.log_text());
+    wait_for(
+        "r1 master",
+        Duration::from_secs(5),
+        || has_addr(lan.router(1), "eth0", VIP),
+        logs,
+    );
+    std::fs::write(&file, "1\n").unwrap();
+    wait_for(
+        "r2 to take over from a faulted r1",
+        Duration::from_secs(5),
+        || has_addr(lan.router(2), "eth0", VIP),
+        logs,
+    );
+    let status = String::from_utf8_lossy(&d1.status(&[]).stdout).into_owned();
+    assert!(status.contains("VI_1 eth0 vrid 51 IPv4 FAULT"), "{status}");
+    std::fs::write(&file, "0\n").unwrap();
+    wait_for(
+        "r1 back",
+        Duration::from_secs(5),
+        || has_addr(lan.router(1), "eth0", VIP),
+        logs,
+    );
+}
