@@ -129,3 +129,45 @@ fn a_track_file_with_weight_0_faults_the_instance_while_it_holds_a_number() {
         logs,
     );
 }
+
+#[test]
+fn a_weighted_track_file_moves_the_priority_by_weight_times_value() {
+    let lan = Lan::new("dtfw", 2);
+    let file = lan.scratch.write("prio", "0\n");
+    let track = format!("vrrp_track_file tf {{\n  file {}\n}}\n", file.display());
+    let d2 = lan.daemon(2, &config(100, "0.1", ""), &[]);
+    let d1 = lan.daemon(
+        1,
+        &(track + &config(200, "0.1", "  track_file {\n    tf weight -10\n  }")),
+        &[],
+    );
+    let logs = || format!("r1:\n{}\nr2:\n{}", d1.log_text(), d2.log_text());
+    wait_for(
+        "r1 master",
+        Duration::from_secs(5),
+        || has_addr(lan.router(1), "eth0", VIP),
+        logs,
+    );
+    std::fs::write(&file, "15\n").unwrap();
+    wait_for(
+        "r2 to preempt r1 at 50",
+        Duration::from_secs(5),
+        || has_addr(lan.router(2), "eth0", VIP),
+        logs,
+    );
+    // r1 steps down at its next Adver_Timer at the latest (r2's adverts may be absorbed).
+    let status = || String::from_utf8_lossy(&d1.status(&[]).stdout).into_owned();
+    wait_for(
+        "r1 to follow r2",
+        Duration::from_secs(2),
+        || status().contains("BACKUP prio 200/50 master 192.0.2.2"),
+        status,
+    );
+    std::fs::write(&file, "7\n").unwrap();
+    wait_for(
+        "r1 at 130 to preempt back",
+        Duration::from_secs(5),
+        || status().contains("MASTER prio 200/130") && !has_addr(lan.router(2), "eth0", VIP),
+        status,
+    );
+}

@@ -17,6 +17,9 @@
 //!   passwords, so an advert the daemon discarded is never credited: its repeats are discarded
 //!   too); and it is not our own address and is of the instance's version.
 //!
+//! The cost: a Master learns of an absorbed advert only at its next Adver_Timer, up to one
+//! Advertisement_Interval after a socket would have told it.
+//!
 //! Known gap: the program compares neither the address list nor the v2 password, so a sender
 //! that keeps its priority and interval but changes those after a validated advert is believed
 //! until its next change that the program does see.

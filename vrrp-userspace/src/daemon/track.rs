@@ -6,10 +6,11 @@
 //! while failing, a positive one while succeeding", which says the same once both the weight
 //! and the status are inverted; a weight of 0 (FAULT while failing) is not inverted.
 //!
-//! A track file's number moves the priority by `weight × value`, a variable amount the fsm's
-//! trackers (a fixed weight, on or off) cannot carry: only its FAULT outcome is tracked
-//! (`scripts::effect`), and a weighted file is tracked as "FAULT at -254 or below" with a
-//! warning that the adjustment itself is not applied.
+//! A track file's number moves the priority by `weight × value` (`scripts::effect`: within
+//! ±253, FAULT at -254 or below), a variable amount where the fsm's trackers carry a fixed
+//! weight, on or off. A weighted file is therefore tracked as a FAULT tracker plus one tracker
+//! per bit of the adjustment's magnitude and sign (+1 … +128 applied while "succeeding",
+//! -1 … -128 while "failing"), whose sum is the adjustment exactly.
 
 use crate::{
     config,
@@ -22,12 +23,40 @@ use crate::{
 pub enum Source {
     Interface(String),
     Script(String),
-    /// A track file with the weight and `reverse` this instance reads it with.
+    /// A track file with the weight and `reverse` this instance reads it with, and which part
+    /// of its effect this tracker carries.
     File {
         name: String,
         weight: i32,
         reverse: bool,
+        part: FilePart,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilePart {
+    Fault,
+    /// One power of two of the adjustment, with its sign.
+    Bit(i16),
+}
+
+/// The bits of an adjustment within ±253.
+const BITS: [i16; 8] = [1, 2, 4, 8, 16, 32, 64, 128];
+
+impl FilePart {
+    /// Whether this part's tracker counts as failing when the file holds `value`.
+    fn failing(self, value: i64, weight: i32, reverse: bool) -> bool {
+        let adjust = match effect(value, weight, reverse) {
+            FileEffect::Fault => return self == FilePart::Fault,
+            FileEffect::Adjust(a) => a,
+        };
+        match self {
+            FilePart::Fault => false,
+            // A positive weight applies while succeeding, a negative one while failing.
+            FilePart::Bit(b) if b > 0 => !(adjust > 0 && adjust & i32::from(b) != 0),
+            FilePart::Bit(b) => adjust < 0 && -adjust & -i32::from(b) != 0,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -42,8 +71,11 @@ impl Tracked {
     pub fn file_event(&self, value: i64) -> Option<Event> {
         match &self.source {
             Source::File {
-                weight, reverse, ..
-            } => Some(self.event(effect(value, *weight, *reverse) == FileEffect::Fault)),
+                weight,
+                reverse,
+                part,
+                ..
+            } => Some(self.event(part.failing(value, *weight, *reverse))),
             _ => None,
         }
     }
@@ -87,28 +119,33 @@ pub fn trackers(
         );
     }
     for t in &cfg.track_files {
-        if t.weight != 0 {
-            tracing::warn!(
-                instance = %cfg.name, file = %t.name, weight = t.weight,
-                "track_file weights are not applied to the priority; only FAULT (-254 or below) is"
-            );
-        }
         let value = files
             .iter()
             .find(|(n, _)| *n == t.name)
             .map_or(0, |(_, v)| *v);
-        let source = Source::File {
-            name: t.name.clone(),
-            weight: t.weight,
-            reverse: t.reverse,
-        };
-        let failing = effect(value, t.weight, t.reverse) == FileEffect::Fault;
-        let fault_only = config::Tracked {
-            weight: 0,
-            reverse: false,
-            ..t.clone()
-        };
-        push(&mut tracked, &mut initial, source, &fault_only, failing);
+        let bits = BITS
+            .iter()
+            .flat_map(|b| [FilePart::Bit(*b), FilePart::Bit(-b)]);
+        let parts = std::iter::once(FilePart::Fault).chain(bits.filter(|_| t.weight != 0));
+        for part in parts {
+            let weight = match part {
+                FilePart::Fault => 0,
+                FilePart::Bit(b) => i32::from(b),
+            };
+            let source = Source::File {
+                name: t.name.clone(),
+                weight: t.weight,
+                reverse: t.reverse,
+                part,
+            };
+            let fixed = config::Tracked {
+                weight,
+                reverse: false,
+                ..t.clone()
+            };
+            let failing = part.failing(value, t.weight, t.reverse);
+            push(&mut tracked, &mut initial, source, &fixed, failing);
+        }
     }
     (tracked, initial)
 }
@@ -146,6 +183,54 @@ mod tests {
             weight,
             reverse,
         }
+    }
+
+    /// The priority the fsm's trackers add up to for a track file holding `value`.
+    fn file_priority(base: u8, weight: i32, reverse: bool, value: i64) -> (u8, bool) {
+        let cfg = config::Instance {
+            track_files: vec![config::Tracked {
+                name: "tf".into(),
+                weight,
+                reverse,
+            }],
+            ..instance()
+        };
+        let (_, trackers) = trackers(&cfg, &[("tf".into(), value)]);
+        let mut fsm_cfg = fsm::Config::new(
+            fsm::Version::V3,
+            base,
+            crate::time::Centisecs(100),
+            "192.0.2.1".parse().unwrap(),
+        );
+        fsm_cfg.trackers = trackers;
+        let mut i = fsm::Instance::new(fsm_cfg);
+        i.handle(Event::Startup, crate::time::Monotonic(1));
+        (i.priority(), i.state() == fsm::State::Fault)
+    }
+
+    fn instance() -> config::Instance {
+        let text = "vrrp_instance V {\n interface lo\n virtual_router_id 1\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n";
+        config::parse_str(std::path::Path::new("t.conf"), text, &config::System)
+            .unwrap()
+            .config
+            .instances
+            .remove(0)
+    }
+
+    #[test]
+    fn a_weighted_track_file_adds_weight_times_value() {
+        assert_eq!(file_priority(100, 10, false, 3), (130, false));
+        assert_eq!(file_priority(100, -10, false, 3), (70, false));
+        assert_eq!(file_priority(100, 10, true, 3), (70, false), "reverse");
+        assert_eq!(file_priority(100, 1, false, 253), (254, false), "clamped");
+        assert_eq!(file_priority(100, -1, false, 99), (1, false), "clamped");
+        assert_eq!(file_priority(100, -1, false, 254).1, true, "-254 is FAULT");
+        assert_eq!(
+            file_priority(100, 0, false, 1).1,
+            true,
+            "weight 0: FAULT on non-zero"
+        );
+        assert_eq!(file_priority(100, 0, false, 0), (100, false));
     }
 
     #[test]
