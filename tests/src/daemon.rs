@@ -17,7 +17,8 @@ pub const CLIENT_ADDR: &str = "192.0.2.10";
 
 /// The `xvrrp` binary of the profile the test was built with, next to the test's `deps/`.
 /// `cargo test` builds it for vrrp-userspace's own integration tests; a test run of this crate
-/// alone needs `cargo build -p vrrp-userspace --bin xvrrp` first.
+/// alone needs `cargo build -p vrrp-userspace --bin xvrrp` first (and again after every change
+/// to the daemon, or it tests the old one).
 pub fn xvrrp() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     exe.ancestors()
