@@ -78,12 +78,16 @@ impl Dataplane {
     /// Loads the program into the kernel (running the verifier) without attaching it.
     pub fn load() -> anyhow::Result<Self> {
         let mut ebpf = Ebpf::load(OBJECT).context(
-            "loading the XDP object (needs root or CAP_BPF + CAP_NET_ADMIN, and a kernel with BTF)",
+            "loading the XDP object (creating its maps needs root or CAP_BPF, and a kernel with BTF)",
         )?;
         for name in [names::PROGRAM, names::STEER_PROGRAM] {
-            program_mut(&mut ebpf, name)?
-                .load()
-                .with_context(|| format!("the kernel rejected the XDP program {name}"))?;
+            program_mut(&mut ebpf, name)?.load().with_context(|| {
+                format!(
+                    "the kernel rejected the XDP program {name} (without root, loading it \
+                         needs CAP_BPF, CAP_NET_ADMIN and, for the verifier to allow its packet \
+                         pointer arithmetic, CAP_PERFMON)"
+                )
+            })?;
         }
         let mut take = |name: &str| {
             ebpf.take_map(name)
@@ -161,7 +165,11 @@ impl Dataplane {
         let id = program_mut(&mut self.ebpf, wanted)?
             .attach_to_link(taken)
             .with_context(|| format!("switching {} to {wanted}", link.interface))?;
-        self.link = Some(Link { id, program: wanted, ..link });
+        self.link = Some(Link {
+            id,
+            program: wanted,
+            ..link
+        });
         Ok(())
     }
 
