@@ -79,6 +79,30 @@ impl Netns {
         })
     }
 
+    /// kill -9 of every process in the namespace: a crash of all of them at once. Newest
+    /// first, in one kill(1): a child whose parent dies first may be told so (keepalived's
+    /// VRRP process gets SIGTERM and hands over cleanly) before its own SIGKILL arrives.
+    pub fn kill_all(&self) {
+        let Ok(out) = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+        else {
+            return;
+        };
+        let mut pids: Vec<u32> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        if pids.is_empty() {
+            return;
+        }
+        pids.sort_unstable_by(|a, b| b.cmp(a));
+        let _ = Command::new("kill")
+            .arg("-9")
+            .args(pids.iter().map(u32::to_string))
+            .status();
+    }
+
     /// The interface's index inside the namespace.
     pub fn ifindex(&self, ifname: &str) -> u32 {
         let out = self.exec(&["cat", &format!("/sys/class/net/{ifname}/ifindex")]);
@@ -91,14 +115,7 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        if let Ok(out) = Command::new("ip")
-            .args(["netns", "pids", &self.name])
-            .output()
-        {
-            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                let _ = Command::new("kill").args(["-9", pid]).status();
-            }
-        }
+        self.kill_all();
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .status();

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tests::daemon::{Daemon, Lan, VIP, config, has_addr, wait_for};
+use tests::daemon::{Daemon, Lan, VIP, config, has_addr, mac, wait_for};
 
 const SOON: Duration = Duration::from_secs(5);
 
@@ -189,11 +189,30 @@ fn an_ipv6_instance_elects_and_fails_over() {
         status.contains("VI_1 eth0 vrid 51 IPv6 BACKUP prio 100/100 master fe80::"),
         "{status}"
     );
+    // The client talks to the VIP, so its neighbour table holds r1's MAC for it.
+    lan.client.ip(&[
+        "-6",
+        "addr",
+        "add",
+        "2001:db8::10/64",
+        "dev",
+        "br0",
+        "nodad",
+    ]);
+    lan.client.exec(&["ping", "-6", "-c", "1", "-W", "2", vip]);
+    assert_eq!(lan.client_mac_of(vip).as_deref(), Some(mac(1).as_str()));
     d1.stop(libc::SIGKILL);
     wait_for(
         "r2 to take over",
         SOON,
         || has_addr(lan.router(2), "eth0", vip),
+        &logs,
+    );
+    // r2's unsolicited neighbour advertisement (Override set) moves the client's entry.
+    wait_for(
+        "the client's neighbour entry to follow r2",
+        SOON,
+        || lan.client_mac_of(vip) == Some(mac(2)),
         &logs,
     );
 }
