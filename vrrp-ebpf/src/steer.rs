@@ -10,9 +10,9 @@
 use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
 use vrrp_common::{
     maps::{
-        CONTROL_ORPHANED, CONTROL_STEER, FAMILY_IPV4, FAMILY_IPV6, LIVENESS_ORPHANED, LivenessKey,
-        VIP_EMPTY, VIP_GUARD, VIP_PROBES, VIP_REDIRECT, VIP_SLOTS, VIP_STRICT, Vip, VipCounter,
-        vip_home,
+        CONTROL_ORPHANED, CONTROL_STEER, Control, FAMILY_IPV4, FAMILY_IPV6, LIVENESS_ORPHANED,
+        LivenessKey, VIP_EMPTY, VIP_GUARD, VIP_PROBES, VIP_REDIRECT, VIP_SLOTS, VIP_STRICT, Vip,
+        VipCounter, vip_home,
     },
     wire::{arp, ethernet, icmpv6, ipv4, ipv6},
 };
@@ -24,18 +24,20 @@ use crate::{
 
 #[inline(always)]
 pub fn ipv4<const L3: usize>(ctx: &XdpContext) -> u32 {
-    if control().flags & (CONTROL_STEER | CONTROL_ORPHANED) == 0 {
+    let control = control();
+    if control.flags & (CONTROL_STEER | CONTROL_ORPHANED) == 0 {
         return xdp_action::XDP_PASS;
     }
     match frame::read::<[u8; 4]>(ctx, L3 + ipv4::DST) {
-        Some(dst) => ip(ctx, &v4(dst), FAMILY_IPV4),
+        Some(dst) => ip(ctx, control, &v4(dst), FAMILY_IPV4),
         None => xdp_action::XDP_PASS,
     }
 }
 
 #[inline(always)]
 pub fn ipv6<const L3: usize>(ctx: &XdpContext, next_header: Option<u8>) -> u32 {
-    if control().flags & (CONTROL_STEER | CONTROL_ORPHANED) == 0 {
+    let control = control();
+    if control.flags & (CONTROL_STEER | CONTROL_ORPHANED) == 0 {
         return xdp_action::XDP_PASS;
     }
     if next_header == Some(icmpv6::NEXT_HEADER) {
@@ -54,7 +56,7 @@ pub fn ipv6<const L3: usize>(ctx: &XdpContext, next_header: Option<u8>) -> u32 {
         }
     }
     match frame::read::<[u8; 16]>(ctx, L3 + ipv6::DST) {
-        Some(dst) => ip(ctx, &dst, FAMILY_IPV6),
+        Some(dst) => ip(ctx, control, &dst, FAMILY_IPV6),
         None => xdp_action::XDP_PASS,
     }
 }
@@ -72,17 +74,18 @@ pub fn arp<const L3: usize>(ctx: &XdpContext) -> u32 {
     }
 }
 
-/// An IP frame for `addr`: sent on, dropped or passed as its VIP entry says.
+/// An IP frame for `addr`: sent on, dropped or passed as its VIP entry says. `control` is the
+/// control slot the caller already read, passed on rather than looked up again.
 #[inline(always)]
-fn ip(ctx: &XdpContext, addr: &[u8; 16], family: u8) -> u32 {
+fn ip(ctx: &XdpContext, control: &Control, addr: &[u8; 16], family: u8) -> u32 {
     let Some((slot, vip)) = find(addr, family) else {
         return xdp_action::XDP_PASS;
     };
     if vip.flags & VIP_REDIRECT != 0 {
-        return send_on(ctx, vip.peer_mac, slot);
+        return send_on(ctx, control, vip.peer_mac, slot);
     }
     if let Some(new_master) = orphaned_to(vip, family) {
-        return send_on(ctx, new_master, slot);
+        return send_on(ctx, control, new_master, slot);
     }
     if vip.flags & VIP_STRICT != 0 {
         count_vip(slot, VipCounter::Dropped);
@@ -139,14 +142,14 @@ fn orphaned_to(vip: &Vip, family: u8) -> Option<[u8; 6]> {
 /// the daemon guarantees (`Dataplane::set_vip` refuses our own MAC, and a router we hear
 /// adverts from is never us).
 #[inline(always)]
-fn send_on(ctx: &XdpContext, to: [u8; 6], slot: u32) -> u32 {
+fn send_on(ctx: &XdpContext, control: &Control, to: [u8; 6], slot: u32) -> u32 {
     let to = mac_words(to);
     match frame::mac_at(ctx, ethernet::SRC) {
         Some(from) if from != to => {}
         _ => return xdp_action::XDP_PASS,
     }
     if !frame::set_mac(ctx, ethernet::DST, to)
-        || !frame::set_mac(ctx, ethernet::SRC, mac_words(control().own_mac))
+        || !frame::set_mac(ctx, ethernet::SRC, mac_words(control.own_mac))
     {
         return xdp_action::XDP_PASS;
     }
