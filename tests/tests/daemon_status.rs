@@ -102,3 +102,51 @@ fn pid_file_a_second_daemon_on_the_socket_and_status_without_a_daemon() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is xvrrp running?"), "{err}");
 }
+
+/// `--metrics`: the same facts as `xvrrp status`, as Prometheus text over HTTP, scraped from
+/// inside the router's namespace.
+#[test]
+fn metrics_are_served_in_prometheus_text() {
+    use std::io::{Read as _, Write as _};
+
+    let lan = Lan::new("dme", 2);
+    let d2 = lan.daemon(2, &config(100, "0.1", ""), &["--metrics", "127.0.0.1:9643"]);
+    let d1 = lan.daemon(1, &config(200, "0.1", ""), &[]);
+    let logs = || format!("r1:\n{}\nr2:\n{}", d1.log_text(), d2.log_text());
+    wait_for(
+        "r2 to be backup behind r1",
+        Duration::from_secs(5),
+        || has_addr(lan.router(1), "eth0", VIP) && !has_addr(lan.router(2), "eth0", VIP),
+        logs,
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let get = |path: &str| {
+        lan.router(2).run(|| {
+            let mut s = std::net::TcpStream::connect("127.0.0.1:9643").expect("connecting");
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            write!(s, "GET {path} HTTP/1.0\r\n\r\n").unwrap();
+            let mut reply = String::new();
+            s.read_to_string(&mut reply).unwrap();
+            reply
+        })
+    };
+    let reply = get("/metrics");
+    assert!(reply.starts_with("HTTP/1.0 200 OK"), "{reply}");
+    let l = "instance=\"VI_1\",interface=\"eth0\",vrid=\"51\",family=\"IPv4\"";
+    for line in [
+        format!("xvrrp_instance_state{{{l},state=\"BACKUP\"}} 1"),
+        format!("xvrrp_instance_priority{{{l},kind=\"effective\"}} 100"),
+    ] {
+        assert!(reply.lines().any(|x| x == line), "missing {line}:\n{reply}");
+    }
+    assert!(
+        reply.contains(
+            "xvrrp_xdp_packets_total{interface=\"eth0\",mode=\"native\",outcome=\"absorbed\"}"
+        ),
+        "the backup's tracker absorbs the master's repeats:\n{reply}"
+    );
+    assert!(
+        get("/").starts_with("HTTP/1.0 404"),
+        "only /metrics is served"
+    );
+}

@@ -41,6 +41,10 @@ enum Command {
         /// Write the daemon's process id to this file (removed on exit).
         #[arg(long, value_name = "FILE")]
         pid_file: Option<PathBuf>,
+        /// Serve Prometheus metrics (the status as counters and gauges) over HTTP on this
+        /// address, e.g. 127.0.0.1:9643; off by default.
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<std::net::SocketAddr>,
     },
     /// Check a configuration: print every diagnostic (warnings too); exit 0 if it is valid,
     /// 1 if it has errors.
@@ -95,11 +99,13 @@ fn main() -> anyhow::Result<ExitCode> {
             control,
             xdp,
             pid_file,
+            metrics,
         } => daemon::run(daemon::Options {
             config,
             control,
             xdp,
             pid_file,
+            metrics,
         })
         .map(|()| ExitCode::SUCCESS),
         Command::Check { config } => Ok(check(&config)),

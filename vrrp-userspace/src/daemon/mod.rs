@@ -41,6 +41,7 @@
 mod control;
 mod instance;
 mod liveness;
+mod metrics;
 mod receive;
 mod reload;
 mod sd_notify;
@@ -111,6 +112,8 @@ pub struct Options {
     pub control: PathBuf,
     pub xdp: Xdp,
     pub pid_file: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
@@ -177,12 +180,26 @@ struct Daemon {
     trackers: Trackers,
     requests: mpsc::Receiver<control::Request>,
     _control: (tokio::task::JoinHandle<()>, control::Bound),
+    _metrics: Option<AbortOnDrop>,
+}
+
+/// A server task that ends with the daemon.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Daemon {
     async fn start(opts: Options, config: config::Config) -> Result<Daemon> {
         let (sockets, datagrams) = Sockets::new();
         let (req_tx, requests) = mpsc::channel(16);
+        let metrics = match opts.metrics {
+            Some(addr) => Some(AbortOnDrop(metrics::serve(addr, req_tx.clone()).await?)),
+            None => None,
+        };
         let server = control::serve(&opts.control, req_tx)?;
         let bound = control::Bound(opts.control.clone());
         // Subscribed before any link state is read, so that no change falls in between.
@@ -206,6 +223,7 @@ impl Daemon {
             links,
             requests,
             _control: (server, bound),
+            _metrics: metrics,
         };
         for spec in Spec::all(&daemon.config) {
             let unit = daemon.open_unit(spec).await?;
