@@ -2,8 +2,8 @@
 //! each virtual router's master, absorbs the adverts that tell the daemon nothing new, and
 //! steers frames for virtual addresses that are being handed over (see `steer`).
 //!
-//! Every other frame is passed after reading its ethertype, its IP protocol and one flag word,
-//! without a clock read or a hash lookup.
+//! Every other frame is passed after reading its ethertype and its IP protocol (and, in the
+//! steering variant, one flag word), without a clock read or a hash lookup.
 #![no_std]
 #![no_main]
 
