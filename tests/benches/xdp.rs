@@ -1,4 +1,4 @@
-//! `cargo xtask bench xdp`: what the XDP program costs per packet, beside an empty XDP program
+//! `cargo xtask bench xdp [-- --repeat N]`: what the XDP program costs per packet, beside an empty XDP program
 //! measured in the same run: BPF_PROG_RUN with `repeat`, the kernel's mean per run (a whole
 //! number of nanoseconds; timing the syscall from here would add the test loop's own
 //! per-iteration work, which dilutes every ratio).
@@ -9,6 +9,7 @@
 use std::{net::IpAddr, time::Duration};
 
 use aya::programs::{TestRun as _, TestRunOptions, Xdp};
+use tests::bench::BenchArgs;
 use tests::frames::{Advert, Checksum, Family, VIP_V4, udp};
 use vrrp_userspace::dataplane::{Dataplane, PassProgram, VipSteering};
 
@@ -44,23 +45,9 @@ const fn case(name: &'static str, frame: Vec<u8>, program: Program, target: Opti
 
 fn main() -> anyhow::Result<()> {
     tests::require_root();
-    let mut repeat = 1_000_000u32;
-    let mut json = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--json" => json = true,
-            "--repeat" => {
-                repeat = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .expect("--repeat N")
-            }
-            // cargo bench passes --bench to every harness=false target.
-            "--bench" => {}
-            other => anyhow::bail!("unknown argument {other:?} (expected --json, --repeat N)"),
-        }
-    }
+    let args = BenchArgs::parse(&["repeat"])?;
+    let repeat: u32 = args.get("repeat", 1_000_000)?;
+    let json = args.json;
 
     let mut empty = PassProgram::load()?;
     let mut tracker = Dataplane::load()?;

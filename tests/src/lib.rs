@@ -1,6 +1,7 @@
 //! Shared pieces of xvrrp's integration tests: crafted frames, captured fixtures, and network
 //! namespaces that clean up after themselves.
 
+pub mod bench;
 pub mod daemon;
 pub mod fixtures;
 pub mod frames;

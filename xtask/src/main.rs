@@ -32,10 +32,7 @@ enum Task {
         args: Vec<String>,
     },
     /// Benchmarks, reported as ratios measured side by side in one run.
-    Bench {
-        #[command(subcommand)]
-        which: bench::Which,
-    },
+    Bench(bench::Bench),
     /// Fuzz the codecs and the configuration parser (libFuzzer via cargo-fuzz, on nightly)
     /// from the corpus in `fuzz/corpus`; fails with the input's path when a target crashes.
     Fuzz {
@@ -62,7 +59,7 @@ fn main() -> anyhow::Result<()> {
             // default-members: all but vrrp-ebpf, which only builds for the BPF target.
             cargo(["test"].into_iter().map(String::from).chain(args))
         }
-        Task::Bench { which } => bench::run(which),
+        Task::Bench(bench) => bench::run(bench),
         Task::Fuzz { time, targets } => fuzz::run(time, targets),
         Task::Run { duration } => lab::run(duration),
     }
