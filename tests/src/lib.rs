@@ -4,9 +4,11 @@
 pub mod bench;
 pub mod daemon;
 pub mod fixtures;
+pub mod flood;
 pub mod frames;
 pub mod keepalived;
 pub mod netns;
+pub mod probe;
 
 /// Tests in this crate need root (BPF, namespaces). Fail with a clear message, never skip.
 pub fn require_root() {
