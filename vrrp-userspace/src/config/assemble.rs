@@ -4,7 +4,7 @@
 use std::collections::{HashMap, hash_map::Entry};
 
 use super::{
-    Config,
+    Command, Config, RunAs,
     diagnostic::{Diagnostics, Pos},
     global::GlobalDefs,
     host::Host,
@@ -16,6 +16,7 @@ use super::{
     tree::Node,
     value,
 };
+use crate::scripts::{Exposure, identity::DEFAULT_USER as DEFAULT_SCRIPT_USER};
 
 /// Keeps the first definition of each name; a second is an error naming the first.
 fn first_definitions<T>(
@@ -83,21 +84,40 @@ pub fn assemble(nodes: &[Node], host: &dyn Host, diags: &mut Diagnostics) -> Con
 
     check_vrids(&instances, diags);
     check_interfaces(&instances, host, diags);
-    // keepalived disables a track script it cannot run instead of failing the instance.
+    // keepalived disables a track script it cannot run, or must not run, instead of failing
+    // the instance: the instances tracking it go on as if they did not (vrrp.c
+    // `check_vrrp_script_security` removes it from their lists), so a refused script neither
+    // fails them nor adds its weight.
+    let users = ScriptUsers::new(&global, host);
+    let mut insecure = false;
     let mut disabled = Vec::new();
-    scripts.retain(|(script, at, _)| match host.script_problem(script.command.program()) {
-        None => true,
-        Some(problem) => {
-            disabled.push(script.name.clone());
-            diags.warn(
-                at,
-                format!(
-                    "Script {} cannot be accessed - {problem}; disabling track script {} since not found/accessible",
-                    script.command.program(),
+    scripts.retain(|(script, at, _)| {
+        let program = script.command.program();
+        let refusal = match host.script_problem(program) {
+            Some(problem) => Some(format!(
+                "Script {program} cannot be accessed - {problem}; disabling track script {} since not found/accessible",
+                script.name
+            )),
+            None => match users.judge(&script.command, host) {
+                Verdict::Run => None,
+                Verdict::Warn(why) => {
+                    insecure = true;
+                    diags.warn(at, why);
+                    None
+                }
+                Verdict::Refuse(why) => Some(format!(
+                    "{why}; disabling track script {} due to insecure",
                     script.name
-                ),
-            );
-            false
+                )),
+            },
+        };
+        match refusal {
+            None => true,
+            Some(message) => {
+                disabled.push(script.name.clone());
+                diags.warn(at, message);
+                false
+            }
         }
     });
 
@@ -129,12 +149,26 @@ pub fn assemble(nodes: &[Node], host: &dyn Host, diags: &mut Diagnostics) -> Con
     check_groups(&groups, &instances, diags);
     zero_group_weights(&groups, &mut instances, diags);
     for l in &mut instances {
-        check_notify(&mut l.instance.notify, &l.notify_pos, host, diags);
+        check_notify(
+            &mut l.instance.notify,
+            &l.notify_pos,
+            host,
+            &users,
+            &mut insecure,
+            diags,
+        );
     }
     for g in &mut groups {
-        check_notify(&mut g.group.notify, &g.notify_pos, host, diags);
+        check_notify(
+            &mut g.group.notify,
+            &g.notify_pos,
+            host,
+            &users,
+            &mut insecure,
+            diags,
+        );
     }
-    check_script_security(&global, &scripts, &instances, &groups, host, diags);
+    check_script_security(&users, &scripts, &instances, &groups, insecure, diags);
 
     Config {
         global,
@@ -256,55 +290,127 @@ fn check_groups(groups: &[LocatedGroup], instances: &[Located], diags: &mut Diag
     }
 }
 
-/// keepalived reports a notify script it cannot run when it starts; it then never runs it, so
-/// the command is dropped here too.
+/// keepalived reports a notify script it cannot run, or must not run, when it starts; it then
+/// never runs it, so the command is dropped here too.
 fn check_notify(
     notify: &mut super::Notify,
     written: &[(String, Pos)],
     host: &dyn Host,
+    users: &ScriptUsers,
+    insecure: &mut bool,
     diags: &mut Diagnostics,
 ) {
     for (keyword, slot) in notify.iter_mut() {
         let Some(command) = slot else { continue };
-        let Some(problem) = host.script_problem(command.program()) else {
-            continue;
+        let program = command.program();
+        let at = written.iter().find(|(k, _)| k == keyword).map(|(_, at)| at);
+        let refusal = match host.script_problem(program) {
+            Some(problem) => format!("Script {program} cannot be accessed - {problem}"),
+            None => match users.judge(command, host) {
+                Verdict::Run => continue,
+                Verdict::Warn(why) => {
+                    *insecure = true;
+                    if let Some(at) = at {
+                        diags.warn(at, why);
+                    }
+                    continue;
+                }
+                Verdict::Refuse(why) => why,
+            },
         };
-        if let Some((_, at)) = written.iter().find(|(k, _)| k == keyword) {
-            diags.warn(
-                at,
-                format!(
-                    "Script {} cannot be accessed - {problem}; {keyword} will not run",
-                    command.program()
-                ),
-            );
+        if let Some(at) = at {
+            diags.warn(at, format!("{refusal}; {keyword} will not run"));
         }
         *slot = None;
     }
 }
 
-/// keepalived runs a script as its own `user`, else `script_user`, else `keepalived_script`
-/// if that user exists, else root; a script it can run as root without `enable_script_security`
-/// is what it calls a security violation.
+/// Who runs scripts, as keepalived decides (notify.c `notify_script_init`,
+/// `get_default_script_user`): a command's own `user`, else `script_user`, else
+/// `keepalived_script` when that user exists, else the daemon itself.
+struct ScriptUsers {
+    default: Option<RunAs>,
+    security: bool,
+}
+
+/// What keepalived does with a script it can run.
+enum Verdict {
+    Run,
+    /// Run it, with this warning.
+    Warn(String),
+    /// Never run it, for this reason.
+    Refuse(String),
+}
+
+impl ScriptUsers {
+    fn new(global: &GlobalDefs, host: &dyn Host) -> ScriptUsers {
+        let keepalived_script = || {
+            host.user_exists(DEFAULT_SCRIPT_USER).then(|| RunAs {
+                user: DEFAULT_SCRIPT_USER.into(),
+                group: None,
+            })
+        };
+        ScriptUsers {
+            default: global.script_user.clone().or_else(keepalived_script),
+            security: global.enable_script_security,
+        }
+    }
+
+    /// `None`: the daemon's own ids.
+    fn runs_as<'a>(&'a self, command: &'a Command) -> Option<&'a RunAs> {
+        command.run_as.as_ref().or(self.default.as_ref())
+    }
+
+    /// Whether `command` runs as root, taking the daemon's own ids for root's (as keepalived's
+    /// are; the unit's unprivileged daemon cannot become root anyway).
+    fn as_root(&self, command: &Command) -> bool {
+        self.runs_as(command).is_none_or(|r| r.user == "root")
+    }
+
+    /// keepalived's `check_script_secure`: with `enable_script_security`, a script that would
+    /// fall back to the daemon's own ids, or that someone other than root could replace while
+    /// it runs as root, is refused; without it, the latter only earns a warning.
+    fn judge(&self, command: &Command, host: &dyn Host) -> Verdict {
+        let program = command.program();
+        let runs_as = self.runs_as(command);
+        if self.security && runs_as.is_none() {
+            return Verdict::Refuse(format!(
+                "Unable to set default user {DEFAULT_SCRIPT_USER} for script {program} \
+                 (enable_script_security needs script_user, the script's own user or the user {DEFAULT_SCRIPT_USER})"
+            ));
+        }
+        match host.script_exposure(program, runs_as) {
+            None => Verdict::Run,
+            Some(e @ Exposure::Writable { .. }) if !self.security => Verdict::Warn(format!(
+                "Unsafe permissions found for script '{program}' ({e})."
+            )),
+            Some(e @ Exposure::Writable { .. }) => Verdict::Refuse(format!(
+                "Unsafe permissions found for script '{program}' - disabling ({e})"
+            )),
+            Some(e @ Exposure::WrongType { .. }) => Verdict::Refuse(format!(
+                "Wrong file type found in script path '{program}' ({e})"
+            )),
+            Some(e @ Exposure::Unreadable { .. }) => Verdict::Refuse(format!(
+                "check_script_secure could not examine script '{program}' - disabling ({e})"
+            )),
+        }
+    }
+}
+
+/// A script keepalived can run as root without `enable_script_security` is what it calls a
+/// security violation; it says so once, adding whether some script could be replaced.
 fn check_script_security(
-    global: &GlobalDefs,
+    users: &ScriptUsers,
     scripts: &[(VrrpScript, Pos, Pos)],
     instances: &[Located],
     groups: &[LocatedGroup],
-    host: &dyn Host,
+    insecure: bool,
     diags: &mut Diagnostics,
 ) {
-    if global.enable_script_security {
+    if users.security {
         return;
     }
-    let default_is_root = match &global.script_user {
-        Some(user) => user.user == "root",
-        None => !host.user_exists("keepalived_script"),
-    };
-    let as_root = |c: &super::Command| {
-        c.run_as
-            .as_ref()
-            .map_or(default_is_root, |r| r.user == "root")
-    };
+    let as_root = |c: &Command| users.as_root(c);
     let notify_as_root = |notify: &super::Notify, written: &[(String, Pos)]| {
         notify
             .iter()
@@ -332,9 +438,14 @@ fn check_script_security(
         )
         .next();
     if let Some(at) = first {
+        let insecure = if insecure {
+            ". There are insecure scripts."
+        } else {
+            ""
+        };
         diags.warn(
             &at,
-            "SECURITY VIOLATION - scripts are being executed but script_security not enabled (this script runs as root)",
+            format!("SECURITY VIOLATION - scripts are being executed but script_security not enabled (this script runs as root){insecure}"),
         );
     }
 }

@@ -1,13 +1,22 @@
-//! What keepalived checks against the machine while loading: interfaces that must exist and
-//! scripts that must be executable. Behind a trait so the checks are testable anywhere.
+//! What keepalived checks against the machine while loading: interfaces that must exist,
+//! scripts that must be executable and, when they run as root, replaceable by root only. Behind a trait so the checks are testable anywhere.
 
 use std::{ffi::CString, path::PathBuf};
+
+use super::RunAs;
+use crate::scripts::Exposure;
 
 pub trait Host {
     fn interface_exists(&self, name: &str) -> bool;
     /// Why `program` (a path, or a name looked up in `PATH`) cannot be executed, if it cannot.
     fn script_problem(&self, program: &str) -> Option<String>;
     fn user_exists(&self, name: &str) -> bool;
+    /// Why `program` run as `run_as` (`None`: the daemon's own ids) could be replaced by
+    /// someone other than root, when it runs with root's ids (keepalived's
+    /// `check_script_secure`). Hosts that model no file ownership (test doubles) find nothing.
+    fn script_exposure(&self, _program: &str, _run_as: Option<&RunAs>) -> Option<Exposure> {
+        None
+    }
 }
 
 /// The machine this process runs on.
@@ -48,6 +57,10 @@ impl Host for System {
 
     fn user_exists(&self, name: &str) -> bool {
         matches!(crate::scripts::identity::user(name), Ok(Some(_)))
+    }
+
+    fn script_exposure(&self, program: &str, run_as: Option<&RunAs>) -> Option<Exposure> {
+        crate::scripts::script_exposure(program, run_as)
     }
 }
 

@@ -9,7 +9,7 @@ use std::{
 use proptest::prelude::*;
 
 use super::*;
-use crate::time::Centisecs;
+use crate::{scripts::Exposure, time::Centisecs};
 
 /// A machine with the given interfaces whose only runnable programs are under `/usr/bin`.
 struct FakeHost {
@@ -624,6 +624,140 @@ fn keepalived_fixups_are_warnings() {
             "for:\n{text}"
         );
     }
+}
+
+/// A machine where `/usr/bin/open*` can be replaced by a non-root user, `/usr/bin/dev` is a
+/// device, and `keepalived_script` exists only if asked.
+struct Exposed {
+    keepalived_script: bool,
+}
+
+impl Host for Exposed {
+    fn interface_exists(&self, _: &str) -> bool {
+        true
+    }
+    fn script_problem(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn user_exists(&self, name: &str) -> bool {
+        name == "keepalived_script" && self.keepalived_script
+    }
+    fn script_exposure(&self, program: &str, run_as: Option<&RunAs>) -> Option<Exposure> {
+        let as_root = run_as.is_none_or(|r| r.user == "root");
+        let component = PathBuf::from(program);
+        match program {
+            _ if !as_root => None,
+            "/usr/bin/dev" => Some(Exposure::WrongType { component }),
+            p if p.starts_with("/usr/bin/open") => Some(Exposure::Writable { component }),
+            _ => None,
+        }
+    }
+}
+
+const EXPOSED_INSTANCE: &str = "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n track_script {\n  safe\n  open\n }\n\
+     notify_master /usr/bin/open-notify\n notify_backup /usr/bin/safe-notify\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n";
+const EXPOSED_SCRIPTS: &str = "vrrp_script safe {\n script /usr/bin/safe\n weight 10\n}\n\
+     vrrp_script open {\n script /usr/bin/open\n weight 10\n}\n";
+
+fn exposed(global: &str, keepalived_script: bool) -> Result<Loaded, Diagnostics> {
+    let text = format!("global_defs {{\n{global}}}\n{EXPOSED_SCRIPTS}{EXPOSED_INSTANCE}");
+    parse_str(Path::new("k.conf"), &text, &Exposed { keepalived_script })
+}
+
+fn warnings(loaded: &Loaded) -> String {
+    Diagnostics(loaded.warnings.clone()).to_string()
+}
+
+/// keepalived 2.2.7 with `enable_script_security`: a script someone else could replace is
+/// dropped, and the instances tracking it go on without it (its weight is not added).
+#[test]
+fn script_security_disables_replaceable_scripts() {
+    let loaded = exposed(" enable_script_security\n script_user root\n", false).unwrap();
+    assert_eq!(
+        warnings(&loaded),
+        "k.conf:10:9: warning: Unsafe permissions found for script '/usr/bin/open' - disabling \
+         (/usr/bin/open can be changed by a non-root user); disabling track script open due to insecure\n\
+         k.conf:20:15: warning: Unsafe permissions found for script '/usr/bin/open-notify' - disabling \
+         (/usr/bin/open-notify can be changed by a non-root user); notify_master will not run\n"
+    );
+    let v = loaded.config.instance("V").unwrap();
+    let tracked: Vec<&str> = v.track_scripts.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(tracked, ["safe"]);
+    assert!(loaded.config.scripts.iter().all(|s| s.name != "open"));
+    assert_eq!(v.notify.master, None);
+    assert!(v.notify.backup.is_some());
+
+    // Run as someone else, nothing needs protecting.
+    let loaded = exposed(" enable_script_security\n script_user nobody\n", false).unwrap();
+    assert_eq!(warnings(&loaded), "");
+    assert_eq!(loaded.config.instance("V").unwrap().track_scripts.len(), 2);
+}
+
+/// Without `enable_script_security` the same scripts run, with keepalived's warnings.
+#[test]
+fn without_script_security_replaceable_scripts_are_warned_about() {
+    let loaded = exposed(" script_user root\n", false).unwrap();
+    assert_eq!(
+        warnings(&loaded),
+        "k.conf:9:9: warning: Unsafe permissions found for script '/usr/bin/open' \
+         (/usr/bin/open can be changed by a non-root user).\n\
+         k.conf:19:15: warning: Unsafe permissions found for script '/usr/bin/open-notify' \
+         (/usr/bin/open-notify can be changed by a non-root user).\n\
+         k.conf:5:9: warning: SECURITY VIOLATION - scripts are being executed but script_security not enabled \
+         (this script runs as root). There are insecure scripts.\n"
+    );
+    assert_eq!(loaded.config.instance("V").unwrap().track_scripts.len(), 2);
+}
+
+/// keepalived 2.2.7 with `enable_script_security` and nobody to run scripts as: neither
+/// `script_user` nor the user `keepalived_script` means no scripts at all.
+#[test]
+fn script_security_needs_a_script_user() {
+    let loaded = exposed(" enable_script_security\n", false).unwrap();
+    let all = warnings(&loaded);
+    assert!(
+        all.starts_with(
+            "k.conf:5:9: warning: Unable to set default user keepalived_script for script /usr/bin/safe \
+             (enable_script_security needs script_user, the script's own user or the user keepalived_script); \
+             disabling track script safe due to insecure\n"
+        ),
+        "{all}"
+    );
+    let v = loaded.config.instance("V").unwrap();
+    assert!(v.track_scripts.is_empty());
+    assert_eq!((&v.notify.master, &v.notify.backup), (&None, &None));
+
+    let loaded = exposed(" enable_script_security\n", true).unwrap();
+    assert_eq!(warnings(&loaded), "");
+    assert_eq!(loaded.config.instance("V").unwrap().track_scripts.len(), 2);
+}
+
+#[test]
+fn a_script_of_the_wrong_type_never_runs() {
+    let text = "vrrp_script d {\n script /usr/bin/dev\n}\n\
+                vrrp_instance V {\n interface eth0\n virtual_router_id 1\n track_script {\n  d\n }\n\
+                virtual_ipaddress {\n  192.0.2.1\n }\n}\n";
+    let loaded = parse_str(
+        Path::new("k.conf"),
+        text,
+        &Exposed {
+            keepalived_script: false,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        warnings(&loaded),
+        "k.conf:2:9: warning: Wrong file type found in script path '/usr/bin/dev' \
+         (/usr/bin/dev has the wrong file type); disabling track script d due to insecure\n"
+    );
+    assert!(
+        loaded
+            .config
+            .instance("V")
+            .unwrap()
+            .track_scripts
+            .is_empty()
+    );
 }
 
 #[test]

@@ -100,7 +100,7 @@ impl Program {
             .with_context(|| format!("{label}: cannot split '{}'", command.line))?
             .into_iter();
         let program = words.next().unwrap_or_default();
-        let search_path = std::env::var_os("PATH").unwrap_or_else(|| CS_PATH.into());
+        let search_path = search_path();
         let path = find(Path::new(&program), &search_path)
             .with_context(|| format!("{label}: {} not found in PATH", program.display()))?;
         let interpreted = !has_exec_magic(&path);
@@ -238,7 +238,8 @@ fn outcome(status: io::Result<ExitStatus>) -> Outcome {
 }
 
 /// Runs in the forked child: keepalived's `set_script_env` drops supplementary groups to the
-/// script's group, then sets the group and the user.
+/// script's group, then sets the group and the user. [`Identity::resolve`] made sure the
+/// capabilities for a switch are there.
 fn become_user(target: Identity, me: Identity) -> io::Result<()> {
     let check = |rc: libc::c_int| {
         if rc == 0 {
@@ -249,7 +250,7 @@ fn become_user(target: Identity, me: Identity) -> io::Result<()> {
     };
     // SAFETY: plain system calls on integers and one pointer to a live gid.
     unsafe {
-        if me.uid == 0 {
+        if me.uid == 0 || target != me {
             check(libc::setgroups(1, &target.gid))?;
         }
         if target.gid != me.gid {
@@ -262,9 +263,14 @@ fn become_user(target: Identity, me: Identity) -> io::Result<()> {
     Ok(())
 }
 
+/// The daemon's PATH, else keepalived's default.
+pub(super) fn search_path() -> OsString {
+    std::env::var_os("PATH").unwrap_or_else(|| CS_PATH.into())
+}
+
 /// `program` itself when it names a path, else the first regular executable file of that
 /// name in `search_path` (what keepalived's `find_path` does when it loads the config).
-fn find(program: &Path, search_path: &OsStr) -> anyhow::Result<PathBuf> {
+pub(super) fn find(program: &Path, search_path: &OsStr) -> anyhow::Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     if program.as_os_str().is_empty() {
         bail!("empty program name");

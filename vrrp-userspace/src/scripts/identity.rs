@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use crate::config::RunAs;
 
 /// keepalived's default script user when neither the script nor `script_user` names one.
-const DEFAULT_USER: &str = "keepalived_script";
+pub(crate) const DEFAULT_USER: &str = "keepalived_script";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Identity {
@@ -31,17 +31,54 @@ impl Identity {
     /// keepalived's order (notify.c `notify_script_init`, `get_default_script_user`): the
     /// script's own `user`, else `script_user`, else `keepalived_script` if it exists, else the
     /// daemon's own ids. A user without a group runs with the user's primary group.
+    ///
+    /// A user named in the configuration that this process cannot switch to is an error. The
+    /// implicit `keepalived_script` is passed over then: a daemon without CAP_SETUID (as
+    /// packaging/xvrrp.service runs it) runs scripts as itself, which is no more privileged.
     pub fn resolve(own: Option<&RunAs>, script_user: Option<&RunAs>) -> anyhow::Result<Identity> {
         if let Some(run_as) = own.or(script_user) {
-            return Identity::of(run_as);
+            let target = Identity::of(run_as)?;
+            target
+                .reachable()
+                .with_context(|| format!("cannot run scripts as user '{}'", run_as.user))?;
+            return Ok(target);
         }
         Ok(match user(DEFAULT_USER)? {
-            Some((uid, gid)) => Identity { uid, gid },
-            None => Identity::current(),
+            Some((uid, gid)) if (Identity { uid, gid }).reachable().is_ok() => {
+                Identity { uid, gid }
+            }
+            _ => Identity::current(),
         })
     }
 
-    fn of(run_as: &RunAs) -> anyhow::Result<Identity> {
+    /// Whether the child of this process can become `self` before it execs the script:
+    /// another uid needs CAP_SETUID, another gid (and dropping supplementary groups) needs
+    /// CAP_SETGID.
+    fn reachable(self) -> anyhow::Result<()> {
+        let me = Identity::current();
+        let missing: Vec<&str> = [
+            (self.uid != me.uid, CAP_SETUID, "CAP_SETUID"),
+            (self != me, CAP_SETGID, "CAP_SETGID"),
+        ]
+        .into_iter()
+        .filter(|&(needed, cap, _)| needed && !has_capability(cap))
+        .map(|(_, _, name)| name)
+        .collect();
+        if !missing.is_empty() {
+            bail!(
+                "xvrrp runs as uid {} gid {} without {}, so it cannot switch to uid {} gid {}: \
+                 grant the capabilities, or name the daemon's own user in script_user",
+                me.uid,
+                me.gid,
+                missing.join(" and "),
+                self.uid,
+                self.gid
+            );
+        }
+        Ok(())
+    }
+
+    pub(super) fn of(run_as: &RunAs) -> anyhow::Result<Identity> {
         let Some((uid, primary)) = user(&run_as.user)? else {
             bail!("script user '{}' does not exist", run_as.user);
         };
@@ -54,6 +91,34 @@ impl Identity {
         };
         Ok(Identity { uid, gid })
     }
+}
+
+const CAP_SETGID: u32 = 6;
+const CAP_SETUID: u32 = 7;
+
+/// Whether `cap` is in this thread's effective set (capget(2), version 3: two 32-bit words).
+fn has_capability(cap: u32) -> bool {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget writes two `Data` words for a version 3 header, as capget(2) says.
+    let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+    rc == 0 && data[(cap / 32) as usize].effective & (1 << (cap % 32)) != 0
 }
 
 /// Room for one passwd or group entry; glibc asks for retries with more on ERANGE.

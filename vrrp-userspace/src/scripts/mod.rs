@@ -3,6 +3,7 @@
 //!
 //! - `argv`: command lines split into words as keepalived splits them.
 //! - `identity`: the user and group a script runs as.
+//! - `security`: keepalived's rule that a script run as root is replaceable by root only.
 //! - `exec`: one run of one command: process group, user, clean environment, timeout, output
 //!   to the log.
 //! - `tracker`: `vrrp_script` runs through keepalived's fall/rise counter.
@@ -21,6 +22,7 @@ mod argv;
 mod exec;
 pub(crate) mod identity;
 mod notify;
+mod security;
 mod track_file;
 mod tracker;
 
@@ -34,6 +36,7 @@ use tokio::{sync::mpsc, task::JoinHandle};
 
 pub use exec::Outcome;
 pub use notify::{NotifyScripts, STOP_TIMEOUT};
+pub use security::{Exposure, script_exposure};
 pub use track_file::{FileEffect, effect, read_value};
 
 use crate::config::Config;
