@@ -1,10 +1,16 @@
 //! The daemon as packaging/xvrrp.service runs it: an unprivileged user whose only capabilities
-//! are the unit's AmbientCapabilities. With all four it becomes master, holds the VIP, runs
-//! XDP natively and answers `xvrrp status`; without any one of them it refuses to start, with
-//! a message, so none of the four is superfluous.
+//! are the unit's AmbientCapabilities, with no_new_privs (NoNewPrivileges=yes). The running
+//! process is checked for exactly those ids and capabilities. With all four it becomes
+//! master, holds the VIP, runs XDP natively, serves its control socket 0600 and answers
+//! `xvrrp status`; its scripts run as its own user; without any one of the capabilities it
+//! refuses to start, with a message, so none of the four is superfluous; a `script_user` it
+//! cannot switch to is refused at start, naming the missing capability.
+//!
+//! Not covered (systemd is not there to apply them): the unit's sandboxing (ProtectSystem=,
+//! SystemCallFilter=, RestrictAddressFamilies=, ...).
 
 use std::{
-    os::unix::fs::PermissionsExt as _,
+    os::unix::fs::{MetadataExt as _, PermissionsExt as _},
     path::Path,
     process::{Command, Output},
     time::Duration,
@@ -17,6 +23,9 @@ use tests::{
 
 /// As `AmbientCapabilities=` in packaging/xvrrp.service.
 const UNIT_CAPS: [&str; 4] = ["bpf", "perfmon", "net_admin", "net_raw"];
+/// Their bits (linux/capability.h): CAP_NET_ADMIN 12, CAP_NET_RAW 13, CAP_PERFMON 38, CAP_BPF 39.
+const UNIT_CAP_MASK: u64 = 1 << 12 | 1 << 13 | 1 << 38 | 1 << 39;
+const NOBODY: u32 = 65534;
 
 fn unit_caps() -> Vec<&'static str> {
     let unit = std::fs::read_to_string(
@@ -49,9 +58,10 @@ fn runtime_dir(scratch: &Scratch) -> String {
     dir.display().to_string()
 }
 
-/// `xvrrp run` in `ns` as user nobody with exactly `caps` (ambient, inheritable, bounding).
-fn command_as_nobody(ns: &Netns, scratch: &Scratch, caps: &[&str]) -> Command {
-    let conf = scratch.write("r1.conf", &config(150, "0.5", ""));
+/// `xvrrp run` in `ns` as user nobody with exactly `caps` (ambient, inheritable, bounding),
+/// no supplementary groups and no_new_privs, on `conf`.
+fn command_as_nobody(ns: &Netns, scratch: &Scratch, caps: &[&str], conf: &str) -> Command {
+    let conf = scratch.write("r1.conf", conf);
     let set = |prefix: &str| {
         let mut s = "-all".to_string();
         for c in caps {
@@ -65,6 +75,7 @@ fn command_as_nobody(ns: &Netns, scratch: &Scratch, caps: &[&str]) -> Command {
         "--reuid=nobody",
         "--regid=nogroup",
         "--clear-groups",
+        "--no-new-privs",
         &format!("--inh-caps={}", set("+")),
         &format!("--ambient-caps={}", set("+")),
         &format!("--bounding-set={}", set("+")),
@@ -84,7 +95,21 @@ fn command_as_nobody(ns: &Netns, scratch: &Scratch, caps: &[&str]) -> Command {
 fn runs_as_nobody_with_the_units_capabilities() {
     let caps = unit_caps();
     let lan = Lan::new("cap", 1);
-    let mut child = command_as_nobody(lan.router(1), &lan.scratch, &caps)
+    // Written by its notify script, as whoever runs it: the daemon's own user.
+    let ids = lan.scratch.path("run/notify.ids");
+    let notify = lan.scratch.script(
+        "notify.sh",
+        &format!(
+            "{{ id -u; id -g; grep -E '^Cap(Eff|Amb)' /proc/$$/status; }} > {}",
+            ids.display()
+        ),
+    );
+    let conf = config(
+        150,
+        "0.5",
+        &format!("  notify_master \"{}\"", notify.display()),
+    );
+    let mut child = command_as_nobody(lan.router(1), &lan.scratch, &caps, &conf)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -102,6 +127,56 @@ fn runs_as_nobody_with_the_units_capabilities() {
         "the daemon exited: {}",
         stop(child).1
     );
+
+    // `ip netns exec` and setpriv exec, so the child is the daemon itself.
+    let proc_status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    assert_eq!(field(&proc_status, "Name"), "xvrrp");
+    for ids in ["Uid", "Gid"] {
+        let all: Vec<u32> = field(&proc_status, ids)
+            .split_whitespace()
+            .map(|id| id.parse().unwrap())
+            .collect();
+        assert_eq!(all, [NOBODY; 4], "{ids} (real, effective, saved, fs)");
+    }
+    assert_eq!(field(&proc_status, "Groups"), "", "supplementary groups");
+    assert_eq!(field(&proc_status, "NoNewPrivs"), "1");
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        let got = u64::from_str_radix(field(&proc_status, set), 16).unwrap();
+        assert_eq!(
+            got, UNIT_CAP_MASK,
+            "{set} is {got:#x}, the unit grants {UNIT_CAP_MASK:#x}"
+        );
+    }
+
+    let socket = lan.scratch.path("run/xvrrp.sock");
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o600,
+        "control socket mode"
+    );
+    assert_eq!(meta.uid(), NOBODY, "control socket owner");
+
+    wait_for(
+        "the notify_master script",
+        Duration::from_secs(5),
+        || std::fs::read_to_string(&ids).is_ok_and(|t| t.lines().count() == 4),
+        || std::fs::read_to_string(&ids).unwrap_or_default(),
+    );
+    let script = std::fs::read_to_string(&ids).unwrap();
+    let mut lines = script.lines();
+    assert_eq!(lines.next(), Some("65534"), "script uid: {script}");
+    assert_eq!(lines.next(), Some("65534"), "script gid: {script}");
+    // Scripts inherit the daemon's ambient capabilities, as keepalived's (root) scripts have
+    // root's: notify scripts that change routes keep working under the unit.
+    for line in lines {
+        let (set, mask) = line.split_once(':').unwrap();
+        assert_eq!(
+            u64::from_str_radix(mask.trim(), 16).unwrap(),
+            UNIT_CAP_MASK,
+            "script {set}: {script}"
+        );
+    }
 
     let status = Command::new(xvrrp())
         .args(["status", "--control"])
@@ -133,9 +208,10 @@ fn each_of_the_units_capabilities_is_needed() {
     for missing in caps.iter() {
         let fewer: Vec<&str> = caps.iter().copied().filter(|c| c != missing).collect();
         let lan = Lan::new("capless", 1);
-        let out: Output = command_as_nobody(lan.router(1), &lan.scratch, &fewer)
-            .output()
-            .expect("running xvrrp under setpriv");
+        let out: Output =
+            command_as_nobody(lan.router(1), &lan.scratch, &fewer, &config(150, "0.5", ""))
+                .output()
+                .expect("running xvrrp under setpriv");
         let log = String::from_utf8_lossy(&out.stderr);
         assert!(
             !out.status.success(),
@@ -152,6 +228,40 @@ fn each_of_the_units_capabilities_is_needed() {
             "without {missing}: the error does not say {named}:\n{log}"
         );
     }
+}
+
+/// A `script_user` the unprivileged daemon cannot become is refused before anything starts,
+/// naming the capabilities it lacks.
+#[test]
+fn a_script_user_it_cannot_become_is_refused() {
+    let caps = unit_caps();
+    let lan = Lan::new("capuser", 1);
+    let check = lan.scratch.script("check.sh", "exit 0");
+    let conf = format!(
+        "global_defs {{\n  script_user root\n}}\nvrrp_script chk {{\n  script \"{}\"\n}}\n{}",
+        check.display(),
+        config(150, "0.5", "  track_script {\n    chk\n  }")
+    );
+    let out = command_as_nobody(lan.router(1), &lan.scratch, &caps, &conf)
+        .output()
+        .expect("running xvrrp under setpriv");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started anyway:\n{log}");
+    assert!(
+        log.contains("cannot run scripts as user 'root'")
+            && log.contains("without CAP_SETUID and CAP_SETGID"),
+        "{log}"
+    );
+    assert!(!has_addr(lan.router(1), "eth0", VIP), "VIP was added");
+}
+
+/// The value of `name:` in a /proc status file.
+fn field<'a>(status: &'a str, name: &str) -> &'a str {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {name} in {status}"))
+        .trim()
 }
 
 /// SIGTERM, wait, and the exit code with what the daemon logged.
