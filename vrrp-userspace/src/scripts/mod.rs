@@ -69,7 +69,8 @@ pub struct Trackers {
 impl Trackers {
     /// Starts a tracker for every `vrrp_script` and track file some instance tracks, reading
     /// track files every `file_poll`. Fails when a script's command cannot be prepared (its
-    /// user does not exist, its line does not split, its program is not in PATH).
+    /// user does not exist or the daemon cannot switch to it, its line does not split, its
+    /// program is not in PATH).
     pub fn start(config: &Config, file_poll: Duration) -> anyhow::Result<Trackers> {
         let scripts: HashSet<&str> = config
             .instances
