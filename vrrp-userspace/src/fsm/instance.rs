@@ -34,6 +34,8 @@ pub struct Instance {
     armed: Armed,
     /// keepalived's `preempt_time`: when a lower-priority Master may be preempted.
     preempt_after: Option<Monotonic>,
+    /// Handed mastership over (`Event::Yield`): behave as `nopreempt` until Master again.
+    yielded: bool,
     group: GroupLink,
 }
 
@@ -74,6 +76,7 @@ impl Instance {
             link_up: true,
             armed: Armed::default(),
             preempt_after: None,
+            yielded: false,
             group: GroupLink::default(),
         }
     }
@@ -118,8 +121,31 @@ impl Instance {
     pub(crate) fn step(&mut self, event: Event, now: Monotonic, out: &mut Vec<Action>) {
         match event {
             Event::Startup if self.state == State::Initialize => self.initialize(now, out),
-            Event::Startup => {}
+            Event::Resume if self.state == State::Initialize => {
+                if self.faulted() || self.group.member {
+                    // A sync group resumes through its own agreement (see `SyncGroup`).
+                    self.initialize(now, out);
+                    self.group.wants_master = self.state == State::Backup;
+                } else {
+                    self.master_adver_int = self.cfg.advert_interval;
+                    self.become_master(now, out);
+                }
+            }
+            Event::Startup | Event::Resume => {}
             Event::Shutdown => self.shutdown(out),
+            Event::Yield if self.state == State::Master => {
+                self.leave_master(out);
+                out.push(Action::SendAdvert {
+                    priority: PRIORITY_STOP,
+                });
+                out.push(Action::RemoveVips);
+                let at = now + self.master_down_interval();
+                self.armed.arm(out, TimerId::MasterDown, at);
+                self.preempt_after = None;
+                self.yielded = true;
+                self.enter(State::Backup, out);
+            }
+            Event::Yield => {}
             Event::TimerExpired(timer) => {
                 if self.armed.take_due(timer, now) {
                     self.timer_expired(timer, now, out);
@@ -217,7 +243,7 @@ impl Instance {
         // as if preemption were off until `preempt_delay` after the first such advert; an
         // advert of equal or higher priority stops the countdown.
         let delaying = self.cfg.preempt_delay.0 > 0 && self.preempt_after.is_none_or(|at| at > now);
-        if self.cfg.nopreempt || advert.priority >= local || delaying {
+        if self.cfg.nopreempt || self.yielded || advert.priority >= local || delaying {
             self.learn_interval(advert);
             let at = now + self.master_down_interval();
             self.armed.arm(out, TimerId::MasterDown, at);
@@ -250,6 +276,7 @@ impl Instance {
     /// sends the advert before adding addresses so the old Master drops them before our GARPs.
     fn become_master(&mut self, now: Monotonic, out: &mut Vec<Action>) {
         self.armed.cancel(out, TimerId::MasterDown);
+        self.yielded = false;
         out.push(Action::SendAdvert {
             priority: self.priority(),
         });
@@ -323,6 +350,7 @@ impl Instance {
             State::Fault => {}
         }
         self.group.wants_master = false;
+        self.yielded = false;
         self.enter(State::Initialize, out);
     }
 
@@ -601,5 +629,73 @@ mod tests {
             i.deadline(TimerId::MasterDown),
             Some(Monotonic(T1.0 + 3_609_375_000))
         );
+    }
+
+    #[test]
+    fn yield_sends_priority_zero_and_accepts_a_lower_master() {
+        let mut i = master(config());
+        let actions = i.handle(Event::Yield, TX);
+        assert_eq!(
+            actions[..2],
+            [
+                Action::CancelTimer(TimerId::Adver),
+                Action::SendAdvert {
+                    priority: PRIORITY_STOP
+                },
+            ]
+        );
+        assert!(actions.contains(&Action::RemoveVips));
+        assert_eq!(i.state(), State::Backup);
+        // The Backup that took over has a lower priority: accepted, as with nopreempt.
+        let accepted = i.handle(advert(LOWER, 50, 100), TA);
+        assert!(accepted.iter().any(|a| matches!(
+            a,
+            Action::ArmTimer {
+                timer: TimerId::MasterDown,
+                ..
+            }
+        )));
+        assert_eq!(i.state(), State::Backup);
+    }
+
+    #[test]
+    fn a_yielded_backup_takes_over_again_when_no_one_else_does() {
+        let mut i = master(config());
+        i.handle(Event::Yield, TX);
+        let down = i.deadline(TimerId::MasterDown).expect("armed");
+        i.handle(Event::TimerExpired(TimerId::MasterDown), down);
+        assert_eq!(i.state(), State::Master);
+        // Master again, the yield is over: back to preempting a lower Master.
+        i.handle(Event::Yield, down);
+        i.handle(
+            Event::TimerExpired(TimerId::MasterDown),
+            Monotonic(down.0 + 10_000_000_000),
+        );
+        assert_eq!(i.state(), State::Master);
+        i.handle(Event::Shutdown, Monotonic(down.0 + 11_000_000_000));
+        i.handle(Event::Startup, Monotonic(down.0 + 12_000_000_000));
+        let discarded = i.handle(advert(LOWER, 50, 100), Monotonic(down.0 + 13_000_000_000));
+        assert!(discarded.is_empty(), "{discarded:?}");
+    }
+
+    #[test]
+    fn yield_outside_master_does_nothing() {
+        let mut i = backup(config());
+        assert!(i.handle(Event::Yield, T1).is_empty());
+        assert_eq!(i.state(), State::Backup);
+    }
+
+    #[test]
+    fn resume_goes_straight_to_master_unless_faulted() {
+        let mut i = Instance::new(config());
+        let actions = i.handle(Event::Resume, T0);
+        assert_eq!(i.state(), State::Master);
+        assert_eq!(actions[0], Action::SendAdvert { priority: 100 });
+        assert!(actions.contains(&Action::AddVips { accept: false }));
+
+        let mut faulted = Instance::new(config());
+        faulted.handle(Event::Interface { up: false }, T0);
+        faulted.handle(Event::Resume, T0);
+        assert_eq!(faulted.state(), State::Fault);
     }
 }

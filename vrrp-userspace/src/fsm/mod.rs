@@ -198,7 +198,16 @@ impl TimerId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     Startup,
+    /// Startup of a daemon that restarted while Master, when its dataplane shows that no other
+    /// router took over meanwhile: straight to Master (keeping the addresses it left
+    /// configured) instead of waiting a Master_Down_Interval as Backup. Otherwise as Startup.
+    Resume,
     Shutdown,
+    /// A planned handover (`xvrrp handover`): a Master sends priority 0, so that the best
+    /// Backup takes over after its Skew_Time, and becomes a Backup that accepts any Master, as
+    /// if `nopreempt` were set, until it next becomes Master itself (no other router
+    /// advertised for a Master_Down_Interval). Ignored in any other state.
+    Yield,
     Advert(Advert),
     TimerExpired(TimerId),
     /// A tracker changed status (fall/rise counting already done by the tracker).

@@ -37,10 +37,19 @@ impl SyncGroup {
 
     /// Feeds `event` to member `index`; returns the actions of every member, tagged with the
     /// member's index, in execution order. Startup and Shutdown go to each member in turn: a
-    /// member that has not started holds the others back from Master.
+    /// member that has not started holds the others back from Master. A Yield goes to every
+    /// member: the group hands over as one, each Master member sending priority 0, rather
+    /// than the others stepping down silently and their Backups waiting out a
+    /// Master_Down_Interval.
     pub fn handle(&mut self, index: usize, event: Event, now: Monotonic) -> Vec<(usize, Action)> {
         let mut out = Vec::new();
-        self.run(index, &mut out, |m, o| m.step(event, now, o));
+        if event == Event::Yield {
+            for i in 0..self.members.len() {
+                self.run(i, &mut out, |m, o| m.step(event, now, o));
+            }
+        } else {
+            self.run(index, &mut out, |m, o| m.step(event, now, o));
+        }
         self.synchronise(now, &mut out);
         out
     }
