@@ -1,8 +1,9 @@
-//! The control socket: a Unix stream socket, mode 0600, for `xvrrp status`.
+//! The control socket: a Unix stream socket, mode 0600, for `xvrrp status` and
+//! `xvrrp handover`.
 //!
-//! The protocol is one request line (`status`, at most [`MAX_REQUEST`] bytes, within
-//! [`REQUEST_TIMEOUT`]) answered with one JSON document, after which the daemon closes the
-//! connection. A connection is served by its own task, which asks the daemon's loop for the
+//! The protocol is one request line (at most [`MAX_REQUEST`] bytes, within
+//! [`REQUEST_TIMEOUT`]; see [`parse_request`]) answered with one JSON document, after which the
+//! daemon closes the connection. A connection is served by its own task, which asks the daemon's loop for the
 //! answer, so a slow client never holds the loop up.
 
 use std::{
@@ -48,6 +49,9 @@ pub struct InstanceStatus {
     pub last_advert_ms: Option<u64>,
     /// `received`, `sent`, `became_master`, and each discard reason that occurred.
     pub counters: BTreeMap<String, u64>,
+    /// A handover in progress after leaving Master: its phase and time.
+    #[serde(default)]
+    pub handover: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,14 +65,112 @@ pub struct SocketStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct XdpStatus {
     pub interface: String,
+    /// `native`, `skb`, or `adopted` (a link pinned by an earlier run, its mode unknown).
     pub mode: String,
-    /// The program's counters, and `vip_dropped` (IP to strict VIPs), where non-zero.
+    /// The link, programs and maps are pinned (they outlive the daemon).
+    #[serde(default)]
+    pub pinned: bool,
+    /// The program's counters, and `vip_redirected` / `vip_dropped`, where non-zero.
     pub counters: BTreeMap<String, u64>,
+    /// The addresses XDP steers.
+    #[serde(default)]
+    pub vips: Vec<VipStatus>,
+}
+
+/// One address in the XDP table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VipStatus {
+    pub addr: String,
+    pub vrid: u8,
+    /// Where frames are redirected during a handover window.
+    pub redirect_to: Option<String>,
+    pub strict: bool,
+    pub guard: bool,
+    pub redirected: u64,
+    pub dropped: u64,
+}
+
+impl From<&crate::dataplane::VipState> for VipStatus {
+    fn from(v: &crate::dataplane::VipState) -> Self {
+        VipStatus {
+            addr: v.addr.to_string(),
+            vrid: v.steering.vrid,
+            redirect_to: v.steering.redirect_to.map(super::handover::mac),
+            strict: v.steering.strict,
+            guard: v.steering.guard,
+            redirected: v.redirected,
+            dropped: v.dropped,
+        }
+    }
+}
+
+/// A request line, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `status`: the daemon's [`Status`].
+    Status,
+    /// `handover [INSTANCE]`: every Master instance (or the one named, and its sync group)
+    /// hands mastership over to a Backup and stays Backup (see `fsm::Event::Yield`).
+    Handover { instance: Option<String> },
+}
+
+/// Why a request line was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestError {
+    NotUtf8,
+    Unknown(String),
+    TooManyArguments,
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RequestError::NotUtf8 => f.write_str("the request is not UTF-8"),
+            RequestError::Unknown(word) => write!(
+                f,
+                "unknown request {word:?}; expected 'status' or 'handover [INSTANCE]'"
+            ),
+            RequestError::TooManyArguments => {
+                f.write_str("too many arguments; expected 'status' or 'handover [INSTANCE]'")
+            }
+        }
+    }
+}
+
+/// Parses one request line (its newline optional): a command word and its arguments,
+/// separated by ASCII whitespace. The caller bounds the length ([`MAX_REQUEST`]).
+pub fn parse_request(line: &[u8]) -> Result<Command, RequestError> {
+    let line = std::str::from_utf8(line).map_err(|_| RequestError::NotUtf8)?;
+    let mut words = line.split_ascii_whitespace();
+    let command = match words.next() {
+        Some("status") => Command::Status,
+        Some("handover") => Command::Handover {
+            instance: words.next().map(str::to_owned),
+        },
+        other => return Err(RequestError::Unknown(other.unwrap_or("").to_owned())),
+    };
+    if words.next().is_some() {
+        return Err(RequestError::TooManyArguments);
+    }
+    Ok(command)
 }
 
 /// A request the daemon's loop answers.
-pub struct Request {
-    pub reply: oneshot::Sender<Status>,
+pub enum Request {
+    Status(oneshot::Sender<Status>),
+    /// Answered with the instances that handed over, or why none could.
+    Handover {
+        instance: Option<String>,
+        reply: oneshot::Sender<Result<Vec<String>, String>>,
+    },
+}
+
+/// The answer to `handover`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum HandoverReply {
+    HandedOver(Vec<String>),
+    Error(String),
 }
 
 /// Binds `path` (replacing a stale socket, never a live one) with mode 0600 and serves it until the task is
@@ -129,14 +231,23 @@ async fn answer_one(stream: UnixStream, requests: mpsc::Sender<Request>) -> Resu
     tokio::time::timeout(REQUEST_TIMEOUT, limited.read_until(b'\n', &mut line))
         .await
         .context("request timed out")??;
-    let reply = match std::str::from_utf8(&line).map(str::trim) {
-        Ok("status") => {
+    let reply = match parse_request(&line) {
+        Ok(Command::Status) => {
             let (tx, rx) = oneshot::channel();
-            requests.send(Request { reply: tx }).await?;
-            serde_json::to_string(&rx.await?)? + "\n"
+            requests.send(Request::Status(tx)).await?;
+            serde_json::to_string(&rx.await?)?
         }
-        _ => "{\"error\":\"unknown request; the only one is 'status'\"}\n".to_owned(),
-    };
+        Ok(Command::Handover { instance }) => {
+            let (reply, rx) = oneshot::channel();
+            requests.send(Request::Handover { instance, reply }).await?;
+            let answer = match rx.await? {
+                Ok(names) => HandoverReply::HandedOver(names),
+                Err(e) => HandoverReply::Error(e),
+            };
+            serde_json::to_string(&answer)?
+        }
+        Err(e) => serde_json::to_string(&HandoverReply::Error(e.to_string()))?,
+    } + "\n";
     write.write_all(reply.as_bytes()).await?;
     write.shutdown().await?;
     Ok(())
@@ -144,20 +255,41 @@ async fn answer_one(stream: UnixStream, requests: mpsc::Sender<Request>) -> Resu
 
 /// Asks the daemon listening on `path` for its status (blocking; for `xvrrp status`).
 pub fn query(path: &Path) -> Result<Status> {
+    let reply = ask(path, "status", REQUEST_TIMEOUT * 2)?;
+    serde_json::from_str(&reply).with_context(|| format!("unexpected answer: {}", reply.trim()))
+}
+
+/// Asks the daemon to hand mastership over (blocking; for `xvrrp handover`); returns the
+/// instances that did.
+pub fn handover(path: &Path, instance: Option<&str>) -> Result<Vec<String>> {
+    let request = match instance {
+        Some(name) => format!("handover {name}"),
+        None => "handover".to_owned(),
+    };
+    let reply = ask(path, &request, REQUEST_TIMEOUT * 2)?;
+    match serde_json::from_str(&reply) {
+        Ok(HandoverReply::HandedOver(names)) => Ok(names),
+        Ok(HandoverReply::Error(e)) => bail!("{e}"),
+        Err(_) => bail!("unexpected answer: {}", reply.trim()),
+    }
+}
+
+/// Sends one request line and reads the one-line answer.
+fn ask(path: &Path, request: &str, timeout: Duration) -> Result<String> {
     let mut stream = std::os::unix::net::UnixStream::connect(path).with_context(|| {
         format!(
             "connecting to {} (is xvrrp running? see --control)",
             path.display()
         )
     })?;
-    stream.set_read_timeout(Some(REQUEST_TIMEOUT * 2))?;
-    stream.write_all(b"status\n")?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.write_all(format!("{request}\n").as_bytes())?;
     let mut reply = String::new();
     BufReader::new(stream).read_line(&mut reply)?;
     if reply.is_empty() {
         bail!("the daemon closed the control connection without answering");
     }
-    serde_json::from_str(&reply).with_context(|| format!("unexpected answer: {}", reply.trim()))
+    Ok(reply)
 }
 
 /// One line per instance, then one per socket and XDP attachment with non-zero counters.
@@ -180,6 +312,9 @@ pub fn render(status: &Status) -> String {
             age,
             counters(&i.counters),
         );
+        if let Some(h) = &i.handover {
+            out += &format!("  handover: {h}\n");
+        }
     }
     for s in &status.sockets {
         out += &format!(
@@ -190,7 +325,34 @@ pub fn render(status: &Status) -> String {
         );
     }
     for x in &status.xdp {
-        out += &format!("xdp {} {} {}\n", x.interface, x.mode, counters(&x.counters));
+        let pinned = if x.pinned { " pinned" } else { "" };
+        out += &format!(
+            "xdp {} {}{} {}\n",
+            x.interface,
+            x.mode,
+            pinned,
+            counters(&x.counters)
+        );
+        for v in &x.vips {
+            let mut what = Vec::new();
+            if let Some(to) = &v.redirect_to {
+                what.push(format!("redirect-to {to}"));
+            }
+            if v.strict {
+                what.push("strict".into());
+            }
+            if v.guard {
+                what.push("guard".into());
+            }
+            out += &format!(
+                "  vip {} vrid {} {} redirected={} dropped={}\n",
+                v.addr,
+                v.vrid,
+                what.join(","),
+                v.redirected,
+                v.dropped
+            );
+        }
     }
     out
 }
@@ -210,5 +372,47 @@ pub struct Bound(pub PathBuf);
 impl Drop for Bound {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_parse() {
+        assert_eq!(parse_request(b"status\n"), Ok(Command::Status));
+        assert_eq!(parse_request(b"  status"), Ok(Command::Status));
+        assert_eq!(
+            parse_request(b"handover\n"),
+            Ok(Command::Handover { instance: None })
+        );
+        assert_eq!(
+            parse_request(b"handover VI_1\r\n"),
+            Ok(Command::Handover {
+                instance: Some("VI_1".into())
+            })
+        );
+    }
+
+    #[test]
+    fn bad_requests_are_named() {
+        assert_eq!(
+            parse_request(b""),
+            Err(RequestError::Unknown(String::new()))
+        );
+        assert_eq!(
+            parse_request(b"reboot"),
+            Err(RequestError::Unknown("reboot".into()))
+        );
+        assert_eq!(
+            parse_request(b"status now"),
+            Err(RequestError::TooManyArguments)
+        );
+        assert_eq!(
+            parse_request(b"handover a b"),
+            Err(RequestError::TooManyArguments)
+        );
+        assert_eq!(parse_request(b"st\xffatus"), Err(RequestError::NotUtf8));
     }
 }

@@ -57,7 +57,7 @@ async fn scrape_one(stream: TcpStream, requests: mpsc::Sender<Request>) -> Resul
         .context("request timed out")??;
     let response = if line.starts_with("GET /metrics ") || line.trim_end() == "GET /metrics" {
         let (tx, rx) = oneshot::channel();
-        requests.send(Request { reply: tx }).await?;
+        requests.send(Request::Status(tx)).await?;
         let body = render(&rx.await?);
         format!(
             "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\
@@ -161,7 +161,7 @@ pub fn render(status: &Status) -> String {
         &mut out,
         "xvrrp_xdp_packets_total",
         "counter",
-        "what the XDP program did with adverts (and strict VIPs), by outcome",
+        "what the XDP program did with adverts and VIP frames (redirected, dropped), by outcome",
     );
     for x in &status.xdp {
         let l = format!(
@@ -226,6 +226,7 @@ mod tests {
                 master: Some("192.0.2.1".into()),
                 last_advert_ms: Some(1250),
                 counters: BTreeMap::from([("sent".into(), 7), ("became_master".into(), 1)]),
+                handover: None,
             }],
             sockets: vec![SocketStatus {
                 interface: "eth0".into(),
@@ -235,7 +236,9 @@ mod tests {
             xdp: vec![XdpStatus {
                 interface: "eth0".into(),
                 mode: "native".into(),
+                pinned: true,
                 counters: BTreeMap::from([("absorbed".into(), 40)]),
+                vips: Vec::new(),
             }],
         }
     }
