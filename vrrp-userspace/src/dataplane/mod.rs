@@ -1,6 +1,7 @@
 //! The XDP program seen from the daemon: load it, attach it to an interface, steer it through
 //! the control map, and read what it recorded.
 
+mod pins;
 mod readings;
 mod steering;
 
@@ -8,12 +9,19 @@ use std::{fmt, str::FromStr};
 
 use anyhow::{Context as _, anyhow, bail};
 use aya::{
-    Ebpf,
+    Ebpf, EbpfLoader,
     maps::{Array, MapData, PerCpuArray},
-    programs::{Xdp, XdpMode, xdp::XdpLinkId},
+    programs::{
+        Xdp, XdpMode,
+        links::{FdLink, PinnedLink},
+        xdp::{XdpLink, XdpLinkId},
+    },
 };
-use vrrp_common::maps::{self as names, CONTROL_ABSORB, Control, Liveness, LivenessKey, Vip};
+use vrrp_common::maps::{
+    self as names, CONTROL_ABSORB, CONTROL_ORPHANED, Control, Liveness, LivenessKey, Vip,
+};
 
+pub use pins::PinDir;
 pub use readings::{Counters, RouterLiveness};
 pub use steering::{VipState, VipSteering};
 
@@ -64,20 +72,75 @@ pub struct Dataplane {
     /// Some address is in the VIP table: the steering variant is the one to run.
     steering: bool,
     link: Option<Link>,
+    /// Where the link, programs and maps are pinned, if they are.
+    pins: Option<PinDir>,
 }
 
 struct Link {
     id: XdpLinkId,
     interface: String,
-    mode: AttachMode,
+    /// `None` for a link adopted from an earlier run, whose mode the kernel does not report.
+    mode: Option<AttachMode>,
     /// Which variant holds the link.
     program: &'static str,
+}
+
+/// What the pinned maps held when a daemon adopted them from an earlier run.
+#[derive(Clone, Debug, Default)]
+pub struct Previous {
+    /// The VIP table as the earlier daemon left it (its guards tell what it was Master of).
+    pub vips: Vec<VipState>,
+    /// The liveness map, with the routers that took over after it died (`orphaned`).
+    pub routers: Vec<RouterLiveness>,
 }
 
 impl Dataplane {
     /// Loads the program into the kernel (running the verifier) without attaching it.
     pub fn load() -> anyhow::Result<Self> {
-        let mut ebpf = Ebpf::load(OBJECT).context(
+        Self::load_with(&mut EbpfLoader::new(), None)
+    }
+
+    /// Loads the program with its maps pinned in `pins`: those an earlier run left there are
+    /// reused if they fit this build, and what they held is returned, to be `reset` once the
+    /// daemon has acted on it (until then the earlier run's guards keep working).
+    /// `attach` adopts a pinned link the same way.
+    pub fn load_pinned(pins: PinDir) -> anyhow::Result<(Self, Option<Previous>)> {
+        let adopt = pins.adoptable_maps()?;
+        let paths: Vec<_> = [
+            names::LIVENESS,
+            names::COUNTERS,
+            names::CONTROL,
+            names::VIPS,
+            names::VIP_COUNTERS,
+        ]
+        .map(|name| (name, pins.map(name)))
+        .into();
+        let mut loader = EbpfLoader::new();
+        for (name, path) in &paths {
+            loader.map_pin_path(name, path.as_path());
+        }
+        let mut dp = Self::load_with(&mut loader, Some(pins.clone()))?;
+        for name in [names::PROGRAM, names::STEER_PROGRAM] {
+            let path = pins.program(name);
+            pins::remove(&path)?;
+            program_mut(&mut dp.ebpf, name)?
+                .pin(&path)
+                .with_context(|| format!("pinning {}", path.display()))?;
+        }
+        let previous = if adopt {
+            Some(Previous {
+                vips: dp.vips()?,
+                routers: dp.liveness()?,
+            })
+        } else {
+            dp.reset()?;
+            None
+        };
+        Ok((dp, previous))
+    }
+
+    fn load_with(loader: &mut EbpfLoader<'_>, pins: Option<PinDir>) -> anyhow::Result<Self> {
+        let mut ebpf = loader.load(OBJECT).context(
             "loading the XDP object (creating its maps needs root or CAP_BPF, and a kernel with BTF)",
         )?;
         for name in [names::PROGRAM, names::STEER_PROGRAM] {
@@ -107,7 +170,64 @@ impl Dataplane {
             vip_counters,
             steering: false,
             link: None,
+            pins,
         })
+    }
+
+    /// Forgets what an earlier run left in adopted maps: adverts (so that the next advert of
+    /// every router reaches the new daemon's socket: it credits only what it validated itself),
+    /// the VIP table, the heartbeat and the dead-man switch's `CONTROL_ORPHANED`. Absorption
+    /// and our MAC stay as set.
+    pub fn reset(&mut self) -> anyhow::Result<()> {
+        self.forget_adverts()?;
+        let cpus = aya::util::nr_cpus().map_err(|(_, e)| e)?;
+        for slot in 0..names::VIP_SLOTS {
+            self.vips.set(slot, Vip::default(), 0)?;
+        }
+        for index in 0..2 * names::VIP_SLOTS {
+            self.vip_counters
+                .set(index, vec![0u64; cpus].try_into()?, 0)?;
+        }
+        self.update_control(|c| {
+            *c = Control {
+                flags: c.flags & CONTROL_ABSORB,
+                own_mac: c.own_mac,
+                ..Control::default()
+            }
+        })?;
+        self.refresh_steering()
+    }
+
+    /// Empties the liveness map, so that the next advert of every router goes up to the
+    /// socket: what an instance that starts now needs (see the module doc of `daemon`).
+    pub fn forget_adverts(&mut self) -> anyhow::Result<()> {
+        for slot in 0..names::LIVENESS_SLOTS {
+            self.liveness.set(slot, Liveness::default(), 0)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the program found the daemon's heartbeat stale while another router
+    /// advertised (`CONTROL_ORPHANED`).
+    pub fn orphaned(&self) -> anyhow::Result<bool> {
+        let control = self
+            .control
+            .get(&0, 0)
+            .context("reading the XDP control map")?;
+        Ok(control.flags & CONTROL_ORPHANED != 0)
+    }
+
+    /// Whether the link, programs and maps are pinned.
+    pub fn pinned(&self) -> bool {
+        self.pins.is_some()
+    }
+
+    /// Removes the pins, so that the program goes with this process: for a clean stop.
+    pub fn unpin(&mut self) -> anyhow::Result<()> {
+        match self.pins.take() {
+            Some(pins) => pins.remove_all(),
+            None => Ok(()),
+        }
     }
 
     /// The variant the current steering needs (the one attached, if attached), for
@@ -117,12 +237,37 @@ impl Dataplane {
         program_mut(&mut self.ebpf, name)
     }
 
-    /// Attaches to `interface`; returns the mode that was actually used.
-    pub fn attach(&mut self, interface: &str, mode: AttachMode) -> anyhow::Result<AttachMode> {
+    /// Attaches to `interface`; returns the mode that was actually used, `None` when a link
+    /// pinned by an earlier run was adopted: its program replaced by ours in one step
+    /// (bpf_link_update), so that no frame meets the interface without a program.
+    pub fn attach(
+        &mut self,
+        interface: &str,
+        mode: AttachMode,
+    ) -> anyhow::Result<Option<AttachMode>> {
         if let Some(link) = &self.link {
             bail!("the XDP program is already attached to {}", link.interface);
         }
         let name = self.wanted_program();
+        if let Some(pins) = &self.pins
+            && pins.link().exists()
+        {
+            match adopt(&mut self.ebpf, name, &pins.link()) {
+                Ok(id) => {
+                    self.link = Some(Link {
+                        id,
+                        interface: interface.to_owned(),
+                        mode: None,
+                        program: name,
+                    });
+                    return Ok(None);
+                }
+                Err(e) => {
+                    tracing::warn!(%interface, "not adopting the pinned XDP link: {e:#}");
+                    pins::remove(&pins.link())?;
+                }
+            }
+        }
         let program = program_mut(&mut self.ebpf, name)?;
         let (id, used) = match mode {
             AttachMode::Native | AttachMode::Skb => {
@@ -145,13 +290,17 @@ impl Dataplane {
                 }
             },
         };
+        let id = match &self.pins {
+            Some(pins) => pin_link(program_mut(&mut self.ebpf, name)?, id, &pins.link())?,
+            None => id,
+        };
         self.link = Some(Link {
             id,
             interface: interface.to_owned(),
-            mode: used,
+            mode: Some(used),
             program: name,
         });
-        Ok(used)
+        Ok(Some(used))
     }
 
     /// Moves the link to the variant the steering now needs, atomically (bpf_link_update):
@@ -188,8 +337,8 @@ impl Dataplane {
         self.link.as_ref().map(|l| l.program)
     }
 
-    /// The interface and mode the program is attached with.
-    pub fn attachment(&self) -> Option<(&str, AttachMode)> {
+    /// The interface and mode the program is attached with (`None`: adopted, mode unknown).
+    pub fn attachment(&self) -> Option<(&str, Option<AttachMode>)> {
         self.link.as_ref().map(|l| (l.interface.as_str(), l.mode))
     }
 
@@ -267,6 +416,27 @@ fn program_mut<'a>(ebpf: &'a mut Ebpf, name: &str) -> anyhow::Result<&'a mut Xdp
         .ok_or_else(|| anyhow!("program {name} missing from the XDP object"))?
         .try_into()
         .with_context(|| format!("{name} is not an XDP program"))
+}
+
+/// Moves the link pinned at `path` to `name`'s program; the pin stays.
+fn adopt(ebpf: &mut Ebpf, name: &str, path: &std::path::Path) -> anyhow::Result<XdpLinkId> {
+    let pinned = PinnedLink::from_pin(path).context("opening the pinned link")?;
+    let link = XdpLink::try_from(FdLink::from(pinned)).context("the pinned link is not XDP")?;
+    program_mut(ebpf, name)?
+        .attach_to_link(link)
+        .context("replacing the program of the pinned link (bpf_link_update)")
+}
+
+/// Pins the link `id` of `program` at `path` and hands it back to the program, which keeps
+/// managing it (swaps with bpf_link_update, detach on a clean stop).
+fn pin_link(program: &mut Xdp, id: XdpLinkId, path: &std::path::Path) -> anyhow::Result<XdpLinkId> {
+    pins::remove(path)?;
+    let link = FdLink::try_from(program.take_link(id)?).context("the XDP link has no fd")?;
+    let pinned = link
+        .pin(path)
+        .with_context(|| format!("pinning the XDP link at {}", path.display()))?;
+    let link = XdpLink::try_from(FdLink::from(pinned))?;
+    Ok(program.attach_to_link(link)?)
 }
 
 fn xdp_mode(mode: AttachMode) -> XdpMode {

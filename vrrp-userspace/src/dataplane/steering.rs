@@ -165,7 +165,7 @@ impl Dataplane {
 
     /// Keeps `CONTROL_STEER` on exactly while some address needs a lookup on every IP frame,
     /// and the attached variant in line with the table.
-    fn refresh_steering(&mut self) -> anyhow::Result<()> {
+    pub(super) fn refresh_steering(&mut self) -> anyhow::Result<()> {
         let vips = self.vips()?;
         let lookups = vips
             .iter()
