@@ -11,6 +11,7 @@ use vrrp_userspace::{
 };
 
 const DEFAULT_CONTROL: &str = "/run/xvrrp/xvrrp.sock";
+const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/xvrrp";
 
 #[derive(Parser)]
 #[command(
@@ -45,6 +46,24 @@ enum Command {
         /// address, e.g. 127.0.0.1:9643; off by default.
         #[arg(long, value_name = "ADDR")]
         metrics: Option<std::net::SocketAddr>,
+        /// Pin XDP under DIR/<interface>/ (on bpffs, mounted on /sys/fs/bpf if missing), so
+        /// that it outlives a crashed daemon and a restarted one adopts it.
+        #[arg(long, value_name = "DIR", default_value = DEFAULT_PIN_DIR)]
+        pin_dir: PathBuf,
+        /// Do not pin: XDP goes with the daemon, whatever way it ends.
+        #[arg(long)]
+        no_pin: bool,
+    },
+    /// Planned handover for maintenance: the running daemon's Master instances (or the one
+    /// named, with its sync group) hand mastership to their best Backup without losing a
+    /// packet, and stay Backup until no other router is Master.
+    Handover {
+        /// Only this instance.
+        #[arg(long, value_name = "NAME")]
+        instance: Option<String>,
+        /// The daemon's control socket.
+        #[arg(long, value_name = "PATH", default_value = DEFAULT_CONTROL)]
+        control: PathBuf,
     },
     /// Check a configuration: print every diagnostic (warnings too); exit 0 if it is valid,
     /// 1 if it has errors.
@@ -100,14 +119,23 @@ fn main() -> anyhow::Result<ExitCode> {
             xdp,
             pid_file,
             metrics,
+            pin_dir,
+            no_pin,
         } => daemon::run(daemon::Options {
             config,
             control,
             xdp,
             pid_file,
             metrics,
+            pin_dir: (!no_pin).then_some(pin_dir),
         })
         .map(|()| ExitCode::SUCCESS),
+        Command::Handover { instance, control } => {
+            for name in daemon::handover(&control, instance.as_deref())? {
+                println!("{name}: handing over");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check { config } => Ok(check(&config)),
         Command::Status { json, control } => {
             let status = daemon::query(&control)?;
@@ -166,7 +194,7 @@ fn watch(
     let mut dp = Dataplane::load()?;
     let used = dp.attach(interface, mode)?;
     dp.set_absorb(absorb)?;
-    tracing::info!(%interface, mode = %used, absorb, "XDP advert tracker attached");
+    tracing::info!(%interface, mode = ?used, absorb, "XDP advert tracker attached");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -90,6 +90,19 @@ pub struct Instance {
     pub unicast_src_ip: Option<IpAddr>,
     pub unicast_peers: Vec<IpAddr>,
     pub garp: Garp,
+    /// xvrrp's `handover_window`: how long, after leaving Master, XDP sends frames still
+    /// addressed to us on to the new master; `None` for the default, which covers the GARP
+    /// bursts (`handover_window_or_default`); zero turns the redirect off.
+    pub handover_window: Option<Centisecs>,
+}
+
+impl Instance {
+    /// The handover window: as configured, or long enough for the new master's delayed
+    /// GARP burst (`garp_master_delay`) to have corrected every neighbour cache, plus a second.
+    pub fn handover_window_or_default(&self) -> Centisecs {
+        self.handover_window
+            .unwrap_or(Centisecs(self.garp.master_delay.0 + 100))
+    }
 }
 
 /// Where things were written, for diagnostics raised after the block is read (references,
@@ -134,6 +147,7 @@ struct Raw {
     unicast_src_ip: Option<(IpAddr, Pos)>,
     unicast_peers: Vec<(IpAddr, Pos)>,
     garp: Garp,
+    handover_window_us: Option<u64>,
 }
 
 /// RFC 5798's 12-bit advert interval field, in centiseconds. RFC 3768's 8 bits of seconds
@@ -272,6 +286,13 @@ impl Raw {
                             value::micros(tok, "preempt_delay", 0, 1000 * MICROS_PER_SEC, diags)
                     {
                         self.preempt_delay_us = Some((us, node.pos().clone()));
+                    }
+                }
+                "handover_window" => {
+                    if let Some(tok) = value::value(node, diags) {
+                        self.handover_window_us =
+                            value::micros(tok, "handover_window", 0, 3600 * MICROS_PER_SEC, diags)
+                                .or(self.handover_window_us);
                     }
                 }
                 "accept" => {
@@ -691,6 +712,7 @@ impl Raw {
             unicast_src_ip: self.unicast_src_ip.map(|(a, _)| a),
             unicast_peers: self.unicast_peers.into_iter().map(|(a, _)| a).collect(),
             garp: self.garp,
+            handover_window: self.handover_window_us.map(value::centis),
         };
         ok.then(|| Located {
             instance,

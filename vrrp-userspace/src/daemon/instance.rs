@@ -70,8 +70,10 @@ pub struct Slot {
     pub last_advert: Option<Monotonic>,
     pub state: State,
     pub stats: Stats,
-    /// The VIPs on our interface are in its XDP table as strict (Master without Accept_Mode).
-    pub steered: bool,
+    /// What the XDP table of our interface does with our VIPs there (`handover::steering`).
+    pub steering: Option<crate::dataplane::VipSteering>,
+    /// Leaving Master: the VIPs kept until the new master is seen, then redirected to it.
+    pub handover: Option<super::handover::Handover>,
     notify: NotifyScripts,
     garp_tasks: Vec<JoinHandle<()>>,
 }
@@ -145,7 +147,8 @@ impl Slot {
             last_advert: None,
             state: State::Initialize,
             stats: Stats::default(),
-            steered: false,
+            steering: None,
+            handover: None,
             notify,
             garp_tasks: Vec::new(),
         };
@@ -285,10 +288,15 @@ impl Slot {
         }
     }
 
-    pub async fn remove_vips(&mut self, io: &Io) {
+    /// Ends the GARP / NA bursts still going: we are no longer the one to announce.
+    pub fn stop_announcing(&mut self) {
         for task in self.garp_tasks.drain(..) {
             task.abort();
         }
+    }
+
+    pub async fn remove_vips(&mut self, io: &Io) {
+        self.stop_announcing();
         for target in &self.targets {
             for v in &target.vips {
                 if let Err(e) = io

@@ -24,21 +24,33 @@
 //! and it expires on the next turn of the loop without crediting the same slot twice. The
 //! rules and their limits are in `liveness`. Because credit requires content the daemon
 //! validated itself, an instance that starts next to a map that already holds its master
-//! would never be credited; so when a reload starts an instance, the interface gets a fresh
-//! program and empty maps, and the next advert of every router reaches the socket.
+//! would never be credited; so when a reload starts an instance, the interface's liveness map
+//! is emptied (as are adopted maps at startup), and the next advert of every router reaches the
+//! socket.
 //!
 //! Accept_Mode (RFC 5798 §6.4.3): while an instance is Master without it (and not the address
 //! owner), its VIPs on its interface are in the XDP program's table as strict: IP packets to
 //! them are dropped, ARP and ND still answered. Without XDP this is not enforced (keepalived
 //! enforces it with iptables, in `vrrp_strict` mode only; accept is the default outside it).
-//! The program's guard (dead-man switch) and handover redirect are not used: nothing is
-//! pinned, so the XDP link is this process's and goes with it when it dies.
+//!
+//! Leaving Master (any reason but a fault), an instance hands over without loss (`handover`):
+//! it keeps its VIPs until the new master's advert is seen, then XDP redirects their frames to
+//! it for a window. `xvrrp handover` makes Masters yield on purpose (`fsm::Event::Yield`).
+//!
+//! Crash safety: the XDP link, programs and maps are pinned under `--pin-dir`/<interface>, so
+//! the program outlives the daemon. The daemon writes a heartbeat into the control map; a
+//! Master's VIPs are guarded there, so that if the daemon dies and another router takes over,
+//! XDP sends their frames on to it and stops answering ARP / NS for them (keepalived would
+//! leave the VIPs answering: a split brain). A restarted daemon adopts the pinned link and
+//! maps without detaching, and resumes as Master where no one took over (`Event::Resume`);
+//! a clean stop removes the pins, `--xdp off` removes those an earlier run left.
 //!
 //! Startup removes configured VIPs left on their devices (we are not Master yet), SIGTERM or
 //! SIGINT shut every instance down (a Master sends priority 0 and drops its VIPs), SIGHUP
 //! reloads (`reload`), and readiness goes to systemd (`sd_notify`).
 
 mod control;
+mod handover;
 mod instance;
 mod liveness;
 mod metrics;
@@ -63,11 +75,11 @@ use tokio::{
 };
 use vrrp_common::reject::Reject;
 
-pub use control::{Status, query, render};
+pub use control::{Command, RequestError, Status, handover, parse_request, query, render};
 
 use crate::{
     config,
-    dataplane::{AttachMode, Dataplane, VipSteering},
+    dataplane::{AttachMode, Dataplane, PinDir, Previous, VipSteering},
     fsm::{Action, Event, State, TimerId},
     net::{
         garp::Announcer,
@@ -79,6 +91,7 @@ use crate::{
     time::Monotonic,
     validate::{Discard, validate},
 };
+use handover::{Handover, Step};
 use instance::{Io, Resources, Slot};
 
 /// How often track files are read (keepalived watches them with inotify).
@@ -114,6 +127,40 @@ pub struct Options {
     pub pid_file: Option<PathBuf>,
     /// Serve Prometheus metrics on this address.
     pub metrics: Option<std::net::SocketAddr>,
+    /// Where XDP is pinned (`<dir>/<interface>/`); `None` leaves it unpinned, going with the
+    /// process.
+    pub pin_dir: Option<PathBuf>,
+}
+
+/// The daemon's sign of life in each pinned dataplane's control map.
+struct Heartbeat {
+    period: std::time::Duration,
+    timeout: std::time::Duration,
+    next: Monotonic,
+}
+
+impl Heartbeat {
+    /// Beats at half the shortest advert interval (10 ms to 500 ms); the program counts the
+    /// daemon dead after three missed beats, at least 50 ms: well within a Backup's
+    /// Master_Down_Interval (three intervals and a skew), so that by the time a Backup takes
+    /// over after a crash, its adverts find the daemon dead.
+    fn for_config(config: &config::Config) -> Heartbeat {
+        let shortest = config
+            .instances
+            .iter()
+            .map(|i| i.advert_int.as_duration())
+            .min()
+            .unwrap_or(std::time::Duration::from_secs(1));
+        let period = (shortest / 2).clamp(
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_millis(500),
+        );
+        Heartbeat {
+            period,
+            timeout: (period * 3).max(std::time::Duration::from_millis(50)),
+            next: Monotonic::now(),
+        }
+    }
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
@@ -176,6 +223,9 @@ struct Daemon {
     datagrams: mpsc::UnboundedReceiver<Datagram>,
     announcers: HashMap<String, Arc<Announcer>>,
     dataplanes: BTreeMap<String, Dataplane>,
+    /// What adopted pinned maps held, by interface, until startup has acted on it.
+    previous: HashMap<String, Previous>,
+    heartbeat: Heartbeat,
     links: LinkWatch,
     trackers: Trackers,
     requests: mpsc::Receiver<control::Request>,
@@ -210,8 +260,11 @@ impl Daemon {
             gna_interval: config.global.gna_interval,
         };
         let trackers = Trackers::start(&config, TRACK_FILE_POLL)?;
+        let heartbeat = Heartbeat::for_config(&config);
         let mut daemon = Daemon {
             opts,
+            heartbeat,
+            previous: HashMap::new(),
             config,
             trackers,
             units: Vec::new(),
@@ -230,8 +283,20 @@ impl Daemon {
             daemon.units.push(unit);
         }
         daemon.attach_dataplanes(&HashSet::new())?;
+        let resume = daemon.resumable();
         for u in 0..daemon.units.len() {
-            daemon.start_unit(u).await;
+            daemon.remove_leftovers(u, &resume).await;
+        }
+        // Only now: until the leftovers are gone, the earlier run's guards keep them quiet.
+        for (iface, _) in std::mem::take(&mut daemon.previous) {
+            if let Some(dp) = daemon.dataplanes.get_mut(&iface)
+                && let Err(e) = dp.reset()
+            {
+                tracing::error!(interface = %iface, "resetting the adopted XDP maps: {e:#}");
+            }
+        }
+        for u in 0..daemon.units.len() {
+            daemon.start_unit(u, &resume).await;
         }
         if let Some(pid_file) = &daemon.opts.pid_file {
             std::fs::write(pid_file, format!("{}\n", std::process::id()))
@@ -268,48 +333,113 @@ impl Daemon {
         Unit::new(spec, machine, slots, script_user)
     }
 
-    /// Clears leftover VIPs, tells the fsm about down interfaces, and starts each member.
-    async fn start_unit(&mut self, u: usize) {
+    /// Members (unit, member) that an earlier run of the daemon left as Master, with the
+    /// VIPs still guarded in adopted XDP maps and no other router having taken over since.
+    fn resumable(&self) -> HashSet<(usize, usize)> {
+        let mut resume = HashSet::new();
+        for (u, unit) in self.units.iter().enumerate() {
+            for (m, slot) in unit.slots.iter().enumerate() {
+                let Some(previous) = self.previous.get(slot.iface.name()) else {
+                    continue;
+                };
+                let guarded = previous.vips.iter().any(|v| {
+                    v.steering.guard
+                        && v.steering.vrid == slot.cfg.vrid
+                        && slot.own_vips().any(|a| a == v.addr)
+                });
+                let key = slot.liveness_key();
+                let taken_over = previous.routers.iter().any(|r| r.key == key && r.orphaned);
+                if guarded && taken_over {
+                    tracing::info!(instance = %slot.cfg.name, "another router took over while the daemon was down");
+                } else if guarded {
+                    tracing::info!(instance = %slot.cfg.name, "resuming as master: the daemon restarted and no one took over");
+                    resume.insert((u, m));
+                }
+            }
+        }
+        resume
+    }
+
+    /// Clears VIPs left on their devices by an earlier run, except for members that resume.
+    async fn remove_leftovers(&mut self, u: usize, resume: &HashSet<(usize, usize)>) {
+        for (m, slot) in self.units[u].slots.iter().enumerate() {
+            if !resume.contains(&(u, m)) {
+                slot.remove_leftovers(&self.io).await;
+            }
+        }
+    }
+
+    /// Tells the fsm about down interfaces, and starts (or resumes) each member.
+    async fn start_unit(&mut self, u: usize, resume: &HashSet<(usize, usize)>) {
         let now = Monotonic::now();
         for m in 0..self.units[u].slots.len() {
             let slot = &self.units[u].slots[m];
-            slot.remove_leftovers(&self.io).await;
             let up = slot.iface.link_state().is_ok_and(|s| s == LinkState::Up);
             if !up {
                 self.feed(u, m, Event::Interface { up: false }, now).await;
             }
         }
         for m in 0..self.units[u].slots.len() {
-            self.feed(u, m, Event::Startup, now).await;
+            let event = if resume.contains(&(u, m)) {
+                Event::Resume
+            } else {
+                Event::Startup
+            };
+            self.feed(u, m, event, now).await;
         }
     }
 
-    /// Attaches XDP to every interface that carries an instance and has none yet, and to
-    /// those in `fresh` anew; detaches it from interfaces no instance uses any more.
+    /// Attaches XDP to every interface that carries an instance and has none yet, and makes
+    /// those in `fresh` forget the adverts they hold; detaches it from interfaces no instance
+    /// uses any more. With `--xdp off`, removes what an earlier run left pinned.
     fn attach_dataplanes(&mut self, fresh: &HashSet<String>) -> Result<()> {
-        let Xdp::Attach(mode) = self.opts.xdp else {
-            return Ok(());
-        };
         let used: HashSet<String> = self
             .units
             .iter()
             .flat_map(|u| u.slots.iter().map(|s| s.iface.name().to_owned()))
             .collect();
-        self.dataplanes
-            .retain(|iface, _| used.contains(iface) && !fresh.contains(iface));
-        // A fresh program has an empty VIP table.
-        for slot in self.units.iter_mut().flat_map(|u| &mut u.slots) {
-            if fresh.contains(slot.iface.name()) {
-                slot.steered = false;
+        let Xdp::Attach(mode) = self.opts.xdp else {
+            for iface in &used {
+                if let Some(pins) = self
+                    .opts
+                    .pin_dir
+                    .as_deref()
+                    .and_then(|root| PinDir::existing(root, iface))
+                {
+                    tracing::info!(interface = %iface, "--xdp off: removing the XDP program an earlier run pinned");
+                    pins.remove_all()?;
+                }
+            }
+            return Ok(());
+        };
+        let gone: Vec<String> = self
+            .dataplanes
+            .keys()
+            .filter(|iface| !used.contains(*iface))
+            .cloned()
+            .collect();
+        for iface in gone {
+            if let Some(mut dp) = self.dataplanes.remove(&iface) {
+                release(&iface, &mut dp);
+            }
+        }
+        for iface in fresh {
+            if let Some(dp) = self.dataplanes.get_mut(iface)
+                && let Err(e) = dp.forget_adverts()
+            {
+                tracing::error!(interface = %iface, "{e:#}");
             }
         }
         for iface in used {
             if self.dataplanes.contains_key(&iface) {
                 continue;
             }
-            match attach(&iface, mode) {
-                Ok(dp) => {
-                    self.dataplanes.insert(iface, dp);
+            match attach(&iface, mode, self.opts.pin_dir.as_deref()) {
+                Ok((dp, previous)) => {
+                    self.dataplanes.insert(iface.clone(), dp);
+                    if let Some(previous) = previous {
+                        self.previous.insert(iface, previous);
+                    }
                 }
                 Err(e) if mode == AttachMode::Auto => {
                     tracing::warn!(interface = %iface, "running without XDP: {e:#}");
@@ -337,9 +467,7 @@ impl Daemon {
                     None => bail!("the link watch ended"),
                 },
                 Some(change) = self.trackers.changes.recv() => self.on_tracker(change).await,
-                Some(req) = self.requests.recv() => {
-                    let _ = req.reply.send(self.status());
-                }
+                Some(req) = self.requests.recv() => self.on_request(req).await,
                 _ = signals.term.recv() => { tracing::info!("SIGTERM: shutting down"); return Ok(()) }
                 _ = signals.int.recv() => { tracing::info!("SIGINT: shutting down"); return Ok(()) }
                 _ = signals.hup.recv() => self.reload().await,
@@ -356,28 +484,147 @@ impl Daemon {
         event: Event,
         now: Monotonic,
     ) -> Vec<(usize, Action)> {
-        let Daemon { units, io, .. } = self;
-        let unit = &mut units[u];
-        let actions = unit.machine.handle(m, event, now);
-        for &(i, action) in &actions {
-            unit.slots[i].execute(action, io).await;
-        }
+        let actions = self.units[u].machine.handle(m, event, now);
+        self.execute(u, &actions, now).await;
         // Notify scripts run on, reaped by their own task.
-        drop(unit.settle(now));
+        drop(self.units[u].settle(now));
         self.steer(u);
         actions
     }
 
-    /// Puts the VIPs of unit `u`'s Masters without Accept_Mode in their interface's XDP table
-    /// as strict (IP to them dropped, ARP / ND answered: RFC 5798 §6.4.3), and takes them out
-    /// again when that no longer holds. Without XDP on the interface this is not enforced.
+    /// Carries out the fsm's actions for unit `u`'s members, starting a handover instead of
+    /// removing a leaving Master's VIPs (`hand_over`).
+    async fn execute(&mut self, u: usize, actions: &[(usize, Action)], now: Monotonic) {
+        let Daemon {
+            units,
+            io,
+            dataplanes,
+            ..
+        } = self;
+        let unit = &mut units[u];
+        for &(i, action) in actions {
+            let cfg = unit.machine.member(i).config();
+            let slot = &mut unit.slots[i];
+            if !hand_over(slot, action, cfg, dataplanes, now) {
+                slot.execute(action, io).await;
+            }
+        }
+    }
+
+    /// Brings the XDP table of each member's interface in line with its state and handover
+    /// (`handover::steering`). Without XDP on the interface none of it is enforced.
     fn steer(&mut self, u: usize) {
         let unit = &mut self.units[u];
         for (i, slot) in unit.slots.iter_mut().enumerate() {
             let cfg = unit.machine.member(i).config();
-            let strict = slot.state == State::Master
-                && !(cfg.accept || cfg.priority == crate::fsm::PRIORITY_OWNER);
-            set_strict(&mut self.dataplanes, slot, strict);
+            steer_slot(&mut self.dataplanes, slot, cfg);
+        }
+    }
+
+    async fn on_request(&mut self, req: control::Request) {
+        match req {
+            control::Request::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            control::Request::Handover { instance, reply } => {
+                let _ = reply.send(self.yield_masters(instance.as_deref()).await);
+            }
+        }
+    }
+
+    /// `xvrrp handover [INSTANCE]`: Masters (all, or the one named and its sync group) yield.
+    async fn yield_masters(&mut self, name: Option<&str>) -> Result<Vec<String>, String> {
+        let named: Vec<(usize, usize)> = self
+            .units
+            .iter()
+            .enumerate()
+            .flat_map(|(u, unit)| {
+                unit.slots
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| name.is_none_or(|n| s.cfg.name == n))
+                    .map(move |(m, _)| (u, m))
+            })
+            .collect();
+        if let Some(n) = name {
+            let Some(&(u, m)) = named.first() else {
+                return Err(format!("no instance is named {n:?}"));
+            };
+            let state = self.units[u].slots[m].state;
+            if state != State::Master {
+                return Err(format!(
+                    "{n} is {}, not MASTER: nothing to hand over",
+                    state_name(state)
+                ));
+            }
+        }
+        let was_master = |units: &[Unit]| -> Vec<(usize, usize)> {
+            units
+                .iter()
+                .enumerate()
+                .flat_map(|(u, unit)| {
+                    unit.slots
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| s.state == State::Master)
+                        .map(move |(m, _)| (u, m))
+                })
+                .collect()
+        };
+        let before = was_master(&self.units);
+        let now = Monotonic::now();
+        for (u, m) in named {
+            // A sync group yields as a whole: later members may have gone already.
+            if self.units[u].slots[m].state == State::Master {
+                self.feed(u, m, Event::Yield, now).await;
+            }
+        }
+        let after = was_master(&self.units);
+        let handed: Vec<String> = before
+            .iter()
+            .filter(|um| !after.contains(um))
+            .map(|&(u, m)| self.units[u].slots[m].cfg.name.clone())
+            .collect();
+        if handed.is_empty() {
+            return Err("no instance is MASTER: nothing to hand over".into());
+        }
+        tracing::info!(instances = ?handed, "handover requested");
+        Ok(handed)
+    }
+
+    /// Moves every due handover on (see `handover`), and writes the heartbeat when due.
+    async fn on_handovers_and_heartbeat(&mut self, now: Monotonic) {
+        for u in 0..self.units.len() {
+            let mut changed = false;
+            for slot in &mut self.units[u].slots {
+                if slot.handover.is_some_and(|h| h.deadline() <= now) {
+                    changed |= advance(slot, &mut self.dataplanes, &self.io, now).await;
+                }
+            }
+            if changed {
+                self.steer(u);
+            }
+        }
+        if self.heartbeat.next <= now {
+            self.heartbeat.next = now + self.heartbeat.period;
+            for (iface, dp) in &mut self.dataplanes {
+                if !dp.pinned() {
+                    continue;
+                }
+                if let Err(e) = dp.heartbeat(now, self.heartbeat.timeout) {
+                    tracing::error!(interface = %iface, "XDP heartbeat: {e:#}");
+                }
+                if dp.orphaned().unwrap_or(false) {
+                    tracing::warn!(
+                        interface = %iface,
+                        "XDP found the daemon's heartbeat stale while another router advertised \
+                         (was the daemon stopped?); its guards are reset"
+                    );
+                    if let Err(e) = dp.clear_orphaned() {
+                        tracing::error!(interface = %iface, "{e:#}");
+                    }
+                }
+            }
         }
     }
 
@@ -461,16 +708,24 @@ impl Daemon {
     }
 
     fn next_deadline(&self) -> Option<Monotonic> {
-        self.units
-            .iter()
-            .flat_map(|u| &u.slots)
+        let slots = self.units.iter().flat_map(|u| &u.slots);
+        let heartbeat = self
+            .dataplanes
+            .values()
+            .any(Dataplane::pinned)
+            .then_some(self.heartbeat.next);
+        slots
+            .clone()
             .filter_map(|s| s.deadlines.next())
+            .chain(slots.filter_map(|s| s.handover.map(|h| h.deadline())))
+            .chain(heartbeat)
             .min()
     }
 
     /// Expires every due timer, one at a time, consulting the liveness map first for those
     /// that depend on adverts (see the module doc).
     async fn on_timers(&mut self) {
+        self.on_handovers_and_heartbeat(Monotonic::now()).await;
         // Bounded: each turn expires a timer or consumes a map slot, but a bug must not spin.
         for _ in 0..256 {
             let now = Monotonic::now();
@@ -573,9 +828,46 @@ impl Daemon {
             }
         }
         for slot in &mut unit.slots {
-            set_strict(&mut self.dataplanes, slot, false);
+            steer_slot_off(&mut self.dataplanes, slot);
         }
         for run in unit.settle(now) {
+            let _ = run.await;
+        }
+    }
+
+    /// SIGTERM: every Master hands over (`handover`) and the daemon waits until each handover
+    /// has ended, bounded by the slowest Backup's Master_Down_Interval plus the window.
+    async fn stop_all(&mut self) {
+        let now = Monotonic::now();
+        let mut scripts = Vec::new();
+        for u in 0..self.units.len() {
+            for m in 0..self.units[u].slots.len() {
+                let actions = self.units[u].machine.handle(m, Event::Shutdown, now);
+                self.execute(u, &actions, now).await;
+            }
+            scripts.extend(self.units[u].settle(now));
+            self.steer(u);
+        }
+        // Bounded by the deadlines above; the count only guards against a bug.
+        for _ in 0..100_000 {
+            let Some(at) = self
+                .units
+                .iter()
+                .flat_map(|u| &u.slots)
+                .filter_map(|s| s.handover.map(|h| h.deadline()))
+                .min()
+            else {
+                break;
+            };
+            tokio::time::sleep_until(timers::instant_of(at)).await;
+            self.on_handovers_and_heartbeat(Monotonic::now()).await;
+        }
+        for mut unit in std::mem::take(&mut self.units) {
+            for slot in &mut unit.slots {
+                steer_slot_off(&mut self.dataplanes, slot);
+            }
+        }
+        for run in scripts {
             let _ = run.await;
         }
     }
@@ -584,13 +876,9 @@ impl Daemon {
         if let Err(e) = sd_notify::notify("STOPPING=1") {
             tracing::warn!("{e:#}");
         }
-        for unit in std::mem::take(&mut self.units) {
-            self.stop_unit(unit).await;
-        }
+        self.stop_all().await;
         for (iface, mut dp) in std::mem::take(&mut self.dataplanes) {
-            if let Err(e) = dp.detach() {
-                tracing::warn!(interface = %iface, "{e:#}");
-            }
+            release(&iface, &mut dp);
         }
         if let Some(pid_file) = &self.opts.pid_file {
             let _ = std::fs::remove_file(pid_file);
@@ -623,6 +911,7 @@ impl Daemon {
                     .map(|e| e.last_seen);
                 let last = slot.last_advert.max(absorbed);
                 status.instances.push(control::InstanceStatus {
+                    handover: slot.handover.map(|h| h.describe(now)),
                     name: slot.cfg.name.clone(),
                     interface: slot.iface.name().to_owned(),
                     vrid: slot.cfg.vrid,
@@ -664,59 +953,216 @@ impl Daemon {
                         .collect()
                 })
                 .unwrap_or_default();
-            // Packets to strict VIPs (Accept_Mode off) that XDP dropped.
-            let dropped: u64 = dp
-                .vips()
-                .map(|v| v.iter().map(|v| v.dropped).sum())
-                .unwrap_or_default();
-            if dropped != 0 {
-                counters.insert("vip_dropped".into(), dropped);
+            let vips = dp.vips().unwrap_or_default();
+            // Frames XDP sent on to a new master, and dropped (strict VIPs; ARP / NS for
+            // orphaned ones).
+            for (name, n) in [
+                (
+                    "vip_redirected",
+                    vips.iter().map(|v| v.redirected).sum::<u64>(),
+                ),
+                ("vip_dropped", vips.iter().map(|v| v.dropped).sum()),
+            ] {
+                if n != 0 {
+                    counters.insert(name.into(), n);
+                }
             }
             status.xdp.push(control::XdpStatus {
                 interface: iface.clone(),
-                mode: dp
-                    .attachment()
-                    .map_or("detached".into(), |(_, m)| m.to_string()),
+                mode: match dp.attachment() {
+                    None => "detached".into(),
+                    Some((_, None)) => "adopted".into(),
+                    Some((_, Some(m))) => m.to_string(),
+                },
+                pinned: dp.pinned(),
                 counters,
+                vips: vips.iter().map(control::VipStatus::from).collect(),
             });
         }
         status
     }
 }
 
-/// Adds or removes `slot`'s VIPs as strict in its interface's XDP table, if that changes
-/// anything and the interface has XDP.
-fn set_strict(dataplanes: &mut BTreeMap<String, Dataplane>, slot: &mut Slot, strict: bool) {
-    if strict == slot.steered {
-        return;
+/// Whether `action` starts a handover instead of being executed: a Master's `RemoveVips`,
+/// on an interface with XDP that is up, with a non-zero window. `AddVips` ends a handover.
+fn hand_over(
+    slot: &mut Slot,
+    action: Action,
+    cfg: &crate::fsm::Config,
+    dataplanes: &BTreeMap<String, Dataplane>,
+    now: Monotonic,
+) -> bool {
+    match action {
+        Action::AddVips { .. } => {
+            slot.handover = None;
+            false
+        }
+        Action::RemoveVips
+            if slot.state == State::Master
+                && slot.handover.is_none()
+                && dataplanes.contains_key(slot.iface.name())
+                && slot.cfg.handover_window_or_default().0 > 0
+                && slot.iface.link_state().is_ok_and(|s| s == LinkState::Up) =>
+        {
+            slot.stop_announcing();
+            slot.handover = Some(Handover::begin(cfg.version, cfg.advert_interval, now));
+            tracing::info!(instance = %slot.cfg.name, "leaving master: serving the VIPs until the new master is seen");
+            true
+        }
+        _ => false,
     }
+}
+
+/// Moves `slot`'s due handover on; returns whether its steering must change.
+async fn advance(
+    slot: &mut Slot,
+    dataplanes: &mut BTreeMap<String, Dataplane>,
+    io: &Io,
+    now: Monotonic,
+) -> bool {
+    let Some(mut handover) = slot.handover else {
+        return false;
+    };
+    let heard = dataplanes
+        .get(slot.iface.name())
+        .and_then(|dp| dp.liveness_of(slot.liveness_key()).ok().flatten());
+    let step = handover.poll(heard.as_ref(), slot.source, slot.cfg.advert_int, now);
+    slot.handover = Some(handover);
+    match step {
+        Step::Wait => false,
+        Step::Redirect(to) => {
+            let window = slot.cfg.handover_window_or_default().as_duration();
+            tracing::info!(
+                instance = %slot.cfg.name, new_master = %handover::mac(to), ?window,
+                "new master seen: VIPs removed, their frames redirected to it"
+            );
+            slot.handover = Some(Handover::Redirecting {
+                to,
+                until: now + window,
+            });
+            // Redirect first: from here on no frame for a VIP meets a stack without it. The
+            // table entry does not depend on accept mode or pinning while redirecting.
+            if let Some(dp) = dataplanes.get_mut(slot.iface.name()) {
+                let redirect = handover::steering(
+                    slot.cfg.vrid,
+                    slot.state,
+                    slot.handover.as_ref(),
+                    true,
+                    false,
+                );
+                apply_steering(dp, slot, redirect);
+            }
+            slot.remove_vips(io).await;
+            true
+        }
+        Step::GiveUp => {
+            tracing::warn!(instance = %slot.cfg.name, "no new master seen: VIPs removed");
+            slot.handover = None;
+            slot.remove_vips(io).await;
+            true
+        }
+        Step::Done => {
+            let redirected: u64 = dataplanes
+                .get(slot.iface.name())
+                .and_then(|dp| dp.vips().ok())
+                .map(|v| {
+                    v.iter()
+                        .filter(|v| v.steering.vrid == slot.cfg.vrid)
+                        .map(|v| v.redirected)
+                        .sum()
+                })
+                .unwrap_or_default();
+            tracing::info!(instance = %slot.cfg.name, redirected, "handover window over");
+            slot.handover = None;
+            true
+        }
+    }
+}
+
+/// Brings one slot's entries in its interface's XDP table in line with `handover::steering`.
+fn steer_slot(
+    dataplanes: &mut BTreeMap<String, Dataplane>,
+    slot: &mut Slot,
+    cfg: &crate::fsm::Config,
+) {
     let Some(dp) = dataplanes.get_mut(slot.iface.name()) else {
         return;
     };
-    for addr in slot.own_vips() {
-        let steering = VipSteering {
-            vrid: slot.cfg.vrid,
-            strict: true,
-            ..VipSteering::default()
-        };
-        let done = if strict {
-            dp.set_vip(addr, steering)
-        } else {
-            dp.remove_vip(addr)
+    let accept = cfg.accept || cfg.priority == crate::fsm::PRIORITY_OWNER;
+    let wanted = handover::steering(
+        slot.cfg.vrid,
+        slot.state,
+        slot.handover.as_ref(),
+        accept,
+        dp.pinned(),
+    );
+    apply_steering(dp, slot, wanted);
+}
+
+/// Takes one slot's entries out of its interface's XDP table.
+fn steer_slot_off(dataplanes: &mut BTreeMap<String, Dataplane>, slot: &mut Slot) {
+    if let Some(dp) = dataplanes.get_mut(slot.iface.name()) {
+        apply_steering(dp, slot, None);
+    }
+}
+
+fn apply_steering(dp: &mut Dataplane, slot: &mut Slot, wanted: Option<VipSteering>) {
+    if wanted == slot.steering {
+        return;
+    }
+    for addr in slot.own_vips().collect::<Vec<_>>() {
+        let done = match wanted {
+            Some(steering) => dp.set_vip(addr, steering),
+            None => dp.remove_vip(addr),
         };
         if let Err(e) = done {
             tracing::error!(instance = %slot.cfg.name, "{e:#}");
         }
     }
-    slot.steered = strict;
+    slot.steering = wanted;
 }
 
-fn attach(iface: &str, mode: AttachMode) -> Result<Dataplane> {
-    let mut dp = Dataplane::load()?;
+/// Loads and attaches XDP on `iface`, pinned under `pin_root` when given (and possible);
+/// returns what adopted pins held.
+fn attach(
+    iface: &str,
+    mode: AttachMode,
+    pin_root: Option<&std::path::Path>,
+) -> Result<(Dataplane, Option<Previous>)> {
+    let pins = pin_root.map(|root| PinDir::create(root, iface));
+    let (mut dp, previous) = match pins {
+        Some(Ok(pins)) => Dataplane::load_pinned(pins)?,
+        Some(Err(e)) => {
+            tracing::warn!(
+                interface = %iface,
+                "XDP not pinned, so it goes with the daemon if it dies: {e:#}"
+            );
+            (Dataplane::load()?, None)
+        }
+        None => (Dataplane::load()?, None),
+    };
     let used = dp.attach(iface, mode)?;
     dp.set_absorb(true)?;
-    tracing::info!(interface = %iface, mode = %used, "XDP advert tracker attached, absorbing repeats");
-    Ok(dp)
+    dp.set_own_mac(crate::net::iface::Interface::by_name(iface)?.mac()?)?;
+    match used {
+        Some(mode) => {
+            tracing::info!(interface = %iface, %mode, pinned = dp.pinned(), "XDP advert tracker attached, absorbing repeats")
+        }
+        None => {
+            tracing::info!(interface = %iface, "XDP adopted from the earlier run's pins, absorbing repeats")
+        }
+    }
+    Ok((dp, previous))
+}
+
+/// A clean goodbye to one interface's XDP: unpinned, then detached.
+fn release(iface: &str, dp: &mut Dataplane) {
+    if let Err(e) = dp.unpin() {
+        tracing::warn!(interface = %iface, "{e:#}");
+    }
+    if let Err(e) = dp.detach() {
+        tracing::warn!(interface = %iface, "{e:#}");
+    }
 }
 
 fn state_name(state: State) -> &'static str {

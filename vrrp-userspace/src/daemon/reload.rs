@@ -4,7 +4,9 @@
 //! stays. Otherwise units are compared by their `Spec`: an equal unit keeps its state, VIPs
 //! and timers; a unit that is gone or changed is shut down as on SIGTERM (a Master sends
 //! priority 0 and drops its VIPs); a new or changed one is opened and started as at startup.
-//! Interfaces that gain an instance get a fresh XDP program (see the module doc of `daemon`).
+//! Interfaces that gain an instance have their XDP liveness map emptied (see the module doc of
+//! `daemon`). A Master that stops here drops its VIPs at once, without the handover of a
+//! SIGTERM: waiting for the new master would hold up the loop that every other instance runs on.
 
 use std::collections::HashSet;
 
@@ -74,9 +76,11 @@ impl Daemon {
         for u in 0..self.units.len() {
             self.steer(u);
         }
+        let resume = HashSet::new();
         for u in first_new..self.units.len() {
             tracing::info!(unit = %self.units[u].spec.name(), "starting");
-            self.start_unit(u).await;
+            self.remove_leftovers(u, &resume).await;
+            self.start_unit(u, &resume).await;
         }
     }
 }
