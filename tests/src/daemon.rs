@@ -9,6 +9,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use aya::programs::XdpMode;
+use vrrp_userspace::dataplane::PassProgram;
+
 use crate::netns::{Netns, Process, veth};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -32,6 +35,9 @@ pub fn xvrrp() -> PathBuf {
             )
         })
 }
+
+/// The bpffs directory under which test daemons pin their XDP objects.
+const PIN_ROOT: &str = "/sys/fs/bpf/xvrrp-test";
 
 /// A directory for configurations, logs and sockets, removed on drop.
 pub struct Scratch(PathBuf);
@@ -57,6 +63,16 @@ impl Scratch {
         p
     }
 
+    /// Where a daemon named `name` pins its XDP objects: on bpffs, under this scratch's name,
+    /// so that concurrent tests never share pins; removed with the scratch.
+    pub fn pin_dir(&self, name: &str) -> PathBuf {
+        self.pins().join(name)
+    }
+
+    fn pins(&self) -> PathBuf {
+        Path::new(PIN_ROOT).join(self.0.file_name().expect("a named directory"))
+    }
+
     /// An executable shell script.
     pub fn script(&self, name: &str, body: &str) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
@@ -68,6 +84,8 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        // Pins left by a daemon that was killed keep its XDP program alive until removed.
+        let _ = std::fs::remove_dir_all(self.pins());
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
@@ -76,6 +94,9 @@ pub struct Lan {
     pub client: Netns,
     pub routers: Vec<Netns>,
     pub scratch: Scratch,
+    /// On every bridge port: a frame a router sends back out with `XDP_TX` (a handover
+    /// redirect) is delivered by a veth only when its peer has an XDP program.
+    _ports: Vec<PassProgram>,
 }
 
 impl Lan {
@@ -85,6 +106,7 @@ impl Lan {
         client.ip(&["link", "add", "br0", "type", "bridge"]);
         client.ip(&["link", "set", "br0", "up"]);
         client.ip(&["addr", "add", &format!("{CLIENT_ADDR}/24"), "dev", "br0"]);
+        let mut ports = Vec::new();
         let routers = (1..=routers)
             .map(|n| {
                 let r = Netns::new(&format!("{tag}{n}"));
@@ -93,6 +115,14 @@ impl Lan {
                 let port = format!("p{n}");
                 veth(&client, &port, &r, "eth0");
                 client.ip(&["link", "set", &port, "master", "br0"]);
+                ports.push(client.run(|| {
+                    let mut pass = PassProgram::load().expect("loading the pass program");
+                    let program = pass.program().expect("the pass program");
+                    program
+                        .attach(&port, XdpMode::Driver)
+                        .unwrap_or_else(|e| panic!("attaching XDP_PASS to {port}: {e}"));
+                    pass
+                }));
                 r.ip(&["link", "set", "eth0", "address", &mac(n)]);
                 r.ip(&["addr", "add", &format!("{}/24", addr(n)), "dev", "eth0"]);
                 r
@@ -102,6 +132,7 @@ impl Lan {
             client,
             routers,
             scratch: Scratch::new(tag),
+            _ports: ports,
         }
     }
 
@@ -207,10 +238,11 @@ impl Daemon {
         let log = scratch.path(&format!("{name}.log"));
         let control = scratch.path(&format!("{name}.sock"));
         let mut line = format!(
-            "RUST_LOG=${{RUST_LOG:-info}} exec {} run -f {} --control {}",
+            "RUST_LOG=${{RUST_LOG:-info}} exec {} run -f {} --control {} --pin-dir {}",
             xvrrp().display(),
             conf.display(),
-            control.display()
+            control.display(),
+            scratch.pin_dir(name).display()
         );
         for arg in extra {
             line += &format!(" {arg}");
