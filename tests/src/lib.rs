@@ -8,6 +8,7 @@ pub mod frames;
 pub mod keepalived;
 pub mod netns;
 pub mod probe;
+pub mod storm;
 
 /// Tests in this crate need root (BPF, namespaces). Fail with a clear message, never skip.
 pub fn require_root() {
