@@ -106,6 +106,10 @@ impl Lan {
         client.ip(&["link", "add", "br0", "type", "bridge"]);
         client.ip(&["link", "set", "br0", "up"]);
         client.ip(&["addr", "add", &format!("{CLIENT_ADDR}/24"), "dev", "br0"]);
+        // Frames a router redirects with XDP_TX leave as the bytes it received; over veth the
+        // client's UDP checksums would still be offloaded (partial), and the next router would
+        // drop them. A real NIC puts complete checksums on the wire.
+        client.exec(&["ethtool", "-K", "br0", "tx", "off"]);
         let mut ports = Vec::new();
         let routers = (1..=routers)
             .map(|n| {
@@ -251,7 +255,7 @@ impl Daemon {
         line += &format!(" 2>>{}", log.display());
         let runs = |text: &str| text.matches("xvrrp running").count();
         let before = runs(&std::fs::read_to_string(&log).unwrap_or_default());
-        let process = ns.spawn(&["sh", "-c", &line]);
+        let process = ns.spawn_keeping_mounts(&["sh", "-c", &line]);
         let d = Daemon {
             process: Some(process),
             config: conf,

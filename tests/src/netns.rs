@@ -62,6 +62,22 @@ impl Netns {
         Process(Some(child))
     }
 
+    /// Like `spawn`, but entering only the network namespace: `ip netns exec` also gives the
+    /// process a mount namespace of its own, where a bpffs it mounts, and what is pinned
+    /// there, dies with it; pinned XDP must outlive the process, as it does on a host.
+    pub fn spawn_keeping_mounts(&self, args: &[&str]) -> Process {
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.name))
+            .arg("--")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {args:?} in {}: {e}", self.name));
+        Process(Some(child))
+    }
+
     /// Runs `f` on a thread that has entered the namespace (for netlink, sockets, XDP attach);
     /// file descriptors it creates keep working from any thread afterwards.
     pub fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {

@@ -53,7 +53,7 @@ fn liveness_map_follows_a_real_keepalived() {
     let mode = router
         .run(|| dp.attach("vb", AttachMode::Auto))
         .expect("attaching to vb");
-    assert_eq!(mode, AttachMode::Native, "veth supports native XDP");
+    assert_eq!(mode, Some(AttachMode::Native), "veth supports native XDP");
     let key = LivenessKey::new(51, FAMILY_IPV4);
 
     let keepalived = Keepalived::start(&sender, KEEPALIVED_CONF);

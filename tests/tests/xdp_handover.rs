@@ -1,0 +1,220 @@
+//! The XDP handover and the crash-safe dataplane, end to end: two xvrrp routers on a LAN, a
+//! client sending 1000 probes a second to the VIP, a responder on each router answering with
+//! the router's id.
+
+use std::{net::SocketAddrV4, time::Duration, time::Instant};
+
+use tests::{
+    daemon::{Daemon, Lan, VIP, config, has_addr, holds_for, mac, wait_for},
+    probe::{PORT, Probes, Responder},
+};
+
+const RATE: u32 = 1000;
+
+fn target() -> SocketAddrV4 {
+    SocketAddrV4::new(VIP.parse().unwrap(), PORT)
+}
+
+fn state(d: &Daemon) -> String {
+    let out = d.status(&[]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn is_master(d: &Daemon) -> bool {
+    state(d).contains(" MASTER ")
+}
+
+/// r1 (priority 150) Master, r2 (100) Backup, both answering probes; waits until the client
+/// reaches the VIP at r1.
+fn lan_with_master(
+    tag: &str,
+    advert_int: &str,
+    extra: &str,
+) -> (Lan, Daemon, Daemon, [Responder; 2]) {
+    let lan = Lan::new(tag, 2);
+    let r1 = lan.daemon(1, &config(150, advert_int, extra), &[]);
+    let r2 = lan.daemon(2, &config(100, advert_int, extra), &[]);
+    wait_for(
+        "r1 to become master",
+        Duration::from_secs(10),
+        || is_master(&r1) && has_addr(lan.router(1), "eth0", VIP),
+        || format!("{}\n{}", r1.log_text(), r2.log_text()),
+    );
+    let responders = [
+        Responder::start(lan.router(1), 1),
+        Responder::start(lan.router(2), 2),
+    ];
+    lan.client.exec(&["ping", "-c", "1", "-W", "2", VIP]);
+    assert_eq!(lan.client_mac_of(VIP).as_deref(), Some(mac(1).as_str()));
+    (lan, r1, r2, responders)
+}
+
+/// The count the daemon logged when a handover window ended.
+fn redirected(log: &str) -> u64 {
+    log.lines()
+        .filter(|l| l.contains("handover window over"))
+        .filter_map(|l| l.split("redirected=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn sigterm_on_the_master_hands_over_without_losing_a_probe() {
+    let (lan, r1, r2, _responders) = lan_with_master("hosig", "0.1", "  handover_window 2");
+    // A client that does not act on the new master's gratuitous ARPs (as some upstream
+    // routers do; only the GARPs are dropped, r2's other ARP still passes): its frames keep
+    // coming to r1, which must send them on to r2.
+    for rule in [
+        "add table arp t".to_owned(),
+        "add chain arp t c { type filter hook input priority 0; }".to_owned(),
+        format!(
+            "add rule arp t c arp saddr ether {} arp saddr ip {VIP} arp daddr ip {VIP} drop",
+            mac(2)
+        ),
+    ] {
+        lan.client.exec(&["sh", "-c", &format!("nft '{rule}'")]);
+    }
+    let probes = Probes::start(&lan.client, target(), RATE, Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(300));
+    let handover = Instant::now();
+    let stopping = std::thread::spawn(move || r1.stop(libc::SIGTERM));
+    let result = probes.wait();
+    let r1_out = stopping.join().unwrap();
+    let r1_log = String::from_utf8_lossy(&r1_out.stderr).into_owned()
+        + &std::fs::read_to_string(lan.scratch.path("r1.log")).unwrap_or_default();
+    assert_eq!(
+        result.lost(),
+        0,
+        "lost {} of {} probes (longest outage {:?})\n{r1_log}",
+        result.lost(),
+        result.sent(),
+        result.longest_outage()
+    );
+    assert!(
+        result.answered_after(handover + Duration::from_millis(500)) == [2].into(),
+        "after the handover only r2 answers: {:?}",
+        result.answered_after(handover + Duration::from_millis(500))
+    );
+    let n = redirected(&r1_log);
+    assert!(n > 0, "r1 redirected no frame to r2\n{r1_log}");
+    assert!(has_addr(lan.router(2), "eth0", VIP));
+    assert!(
+        !has_addr(lan.router(1), "eth0", VIP),
+        "the VIP stayed on r1"
+    );
+    assert!(is_master(&r2));
+}
+
+#[test]
+fn xvrrp_handover_moves_mastership_and_stays_backup() {
+    let (lan, r1, r2, _responders) = lan_with_master("hocmd", "0.1", "");
+    let probes = Probes::start(&lan.client, target(), RATE, Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(300));
+    let out = std::process::Command::new(tests::daemon::xvrrp())
+        .args(["handover", "--instance", "VI_1", "--control"])
+        .arg(&r1.control)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("VI_1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result = probes.wait();
+    assert_eq!(
+        result.lost(),
+        0,
+        "lost {} of {} probes\n{}\n{}",
+        result.lost(),
+        result.sent(),
+        r1.log_text(),
+        r2.log_text()
+    );
+    assert!(is_master(&r2), "{}", state(&r2));
+    // Priority 150 against 100 with preemption on: only the yield keeps r1 Backup.
+    holds_for(
+        "r1 to stay backup",
+        Duration::from_secs(1),
+        || state(&r1).contains(" BACKUP "),
+        || r1.log_text(),
+    );
+    assert!(!has_addr(lan.router(1), "eth0", VIP));
+    // Nothing to hand over now: a clear error.
+    let again = std::process::Command::new(tests::daemon::xvrrp())
+        .args(["handover", "--instance", "VI_1", "--control"])
+        .arg(&r1.control)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("not MASTER"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
+#[test]
+fn a_killed_master_leaves_no_split_brain_and_its_restart_adopts_the_pins() {
+    let (lan, r1, r2, _responders) = lan_with_master("hokill", "0.1", "");
+    r1.stop(libc::SIGKILL);
+    wait_for(
+        "r2 to take over",
+        Duration::from_secs(5),
+        || is_master(&r2),
+        || r2.log_text(),
+    );
+    // What keepalived would leave behind: the VIP still on r1's interface...
+    assert!(has_addr(lan.router(1), "eth0", VIP));
+    // ...but the pinned program no longer lets it answer ARP: a client that re-resolves the
+    // VIP reaches r2 only.
+    lan.client.exec(&["ip", "neigh", "flush", "dev", "br0"]);
+    let probes = Probes::start(&lan.client, target(), RATE, Duration::from_millis(700));
+    let from = probes.start_instant() + Duration::from_millis(200);
+    let result = probes.wait();
+    assert_eq!(result.answered_after(from), [2].into(), "split brain");
+    assert_eq!(lan.client_mac_of(VIP).as_deref(), Some(mac(2).as_str()));
+
+    // The restarted daemon adopts the pinned link and maps, sees that r2 took over, removes
+    // the leftover VIP, and (priority 150, preempting) takes mastership back.
+    let r1 = lan.daemon(1, &config(150, "0.1", ""), &[]);
+    let log = r1.log_text();
+    assert!(log.contains("XDP adopted"), "{log}");
+    assert!(log.contains("another router took over"), "{log}");
+    wait_for(
+        "r1 to become master again",
+        Duration::from_secs(5),
+        || is_master(&r1),
+        || r1.log_text(),
+    );
+    assert!(
+        state(&r1).contains("xdp eth0 adopted pinned"),
+        "{}",
+        state(&r1)
+    );
+}
+
+#[test]
+fn a_master_restarted_at_once_resumes_without_a_flap() {
+    let (lan, r1, r2, _responders) = lan_with_master("horst", "1", "");
+    let probes = Probes::start(&lan.client, target(), RATE, Duration::from_millis(2500));
+    std::thread::sleep(Duration::from_millis(300));
+    r1.stop(libc::SIGKILL);
+    let r1 = lan.daemon(1, &config(150, "1", ""), &[]);
+    let result = probes.wait();
+    let log = r1.log_text();
+    assert!(log.contains("resuming as master"), "{log}");
+    assert!(is_master(&r1), "{}", state(&r1));
+    assert!(has_addr(lan.router(1), "eth0", VIP));
+    assert!(
+        !r2.log_text().contains("to=Master"),
+        "r2 took over: {}",
+        r2.log_text()
+    );
+    assert_eq!(
+        result.lost(),
+        0,
+        "lost {} of {} probes\n{log}",
+        result.lost(),
+        result.sent()
+    );
+}
