@@ -1,0 +1,288 @@
+//! Leaving Master without losing a packet, and what XDP does with a slot's VIPs.
+//!
+//! The seed article keeps traffic flowing during a VIP move with iptables DNAT + MASQUERADE on
+//! the old master. We do it in XDP, without NAT, in two phases:
+//! 1. Awaiting: the fsm has left Master (priority 0 sent, or a better router took over) but
+//!    the VIPs stay on the interface and keep being served until the new master's first
+//!    advert has been seen by the XDP program (its liveness slot shows another sender with a
+//!    non-zero priority, recently). Clients whose neighbour entry still names us lose nothing
+//!    meanwhile. If no one takes over within a Master_Down_Interval of the slowest Backup, the
+//!    VIPs are removed as the RFC asks of a Backup.
+//! 2. Redirecting: the VIPs are removed from the interface, and the XDP table sends frames
+//!    still addressed to them on to the new master's MAC (as its adverts carried it), for the
+//!    handover window: until the new master's GARP bursts have corrected every neighbour cache.
+//!
+//! A slot that becomes Master again meanwhile ends its handover (its VIPs are added back as
+//! usual). Without XDP on the interface, or with `handover_window 0`, VIPs go at once.
+
+use std::{net::IpAddr, time::Duration};
+
+use vrrp_common::wire::vrrp::PRIORITY_STOP;
+
+use crate::{
+    dataplane::{RouterLiveness, VipSteering},
+    fsm::{self, State},
+    time::{Centisecs, Monotonic},
+};
+
+/// How often the liveness map is read while awaiting the new master. The VIPs are still
+/// served meanwhile, so this only delays the redirect, never loses a packet.
+const POLL: Duration = Duration::from_millis(5);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handover {
+    Awaiting {
+        started: Monotonic,
+        give_up: Monotonic,
+        next_poll: Monotonic,
+    },
+    Redirecting {
+        to: [u8; 6],
+        until: Monotonic,
+    },
+}
+
+/// What a due handover does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Wait,
+    /// The new master is seen: remove the VIPs and redirect to this MAC.
+    Redirect([u8; 6]),
+    /// No new master: remove the VIPs, no redirect.
+    GiveUp,
+    /// The window is over: stop redirecting.
+    Done,
+}
+
+impl Handover {
+    /// Starts awaiting a new master, for at most the Master_Down_Interval of a Backup of the
+    /// lowest priority (which takes over last, should our priority-0 advert be lost) and one
+    /// more interval.
+    pub fn begin(version: fsm::Version, advert_int: Centisecs, now: Monotonic) -> Handover {
+        let longest = fsm::master_down_interval(version, 1, advert_int) + advert_int.as_duration();
+        Handover::Awaiting {
+            started: now,
+            give_up: now + longest,
+            next_poll: now,
+        }
+    }
+
+    pub fn deadline(&self) -> Monotonic {
+        match *self {
+            Handover::Awaiting {
+                next_poll, give_up, ..
+            } => next_poll.min(give_up),
+            Handover::Redirecting { until, .. } => until,
+        }
+    }
+
+    /// Decides the next step at `now`, from what the XDP program last heard of this virtual
+    /// router; `own` is our address, `interval` the advert interval.
+    pub fn poll(
+        &mut self,
+        heard: Option<&RouterLiveness>,
+        own: IpAddr,
+        interval: Centisecs,
+        now: Monotonic,
+    ) -> Step {
+        match *self {
+            Handover::Awaiting {
+                started, give_up, ..
+            } => {
+                // An advert from a router that took over: from another sender, not stopping,
+                // and no older than one interval before we left (the advert that made us step
+                // down, when a better router preempted us, counts).
+                let new_master = heard.filter(|h| {
+                    h.sender != own
+                        && h.priority != PRIORITY_STOP
+                        && h.last_seen.0 + interval.as_duration().as_nanos() as u64 >= started.0
+                });
+                if let Some(h) = new_master {
+                    return Step::Redirect(h.sender_mac);
+                }
+                if now >= give_up {
+                    return Step::GiveUp;
+                }
+                *self = Handover::Awaiting {
+                    started,
+                    give_up,
+                    next_poll: now + POLL,
+                };
+                Step::Wait
+            }
+            Handover::Redirecting { until, .. } if now >= until => Step::Done,
+            Handover::Redirecting { .. } => Step::Wait,
+        }
+    }
+
+    /// For `xvrrp status`.
+    pub fn describe(&self, now: Monotonic) -> String {
+        match *self {
+            Handover::Awaiting { started, .. } => format!(
+                "awaiting the new master's advert for {:.2}s",
+                now.since(started).as_secs_f64()
+            ),
+            Handover::Redirecting { to, until } => format!(
+                "redirecting to {} for {:.2}s more",
+                mac(to),
+                until.since(now).as_secs_f64()
+            ),
+        }
+    }
+}
+
+/// What XDP should do with the VIPs of a slot in `state`: a Master (or a slot still holding
+/// its VIPs while awaiting the new master) guards them when the program outlives the daemon
+/// (`pinned`) and drops IP to them without Accept_Mode (RFC 5798 §6.4.3); a redirecting slot
+/// sends them on.
+pub fn steering(
+    vrid: u8,
+    state: State,
+    handover: Option<&Handover>,
+    accept: bool,
+    pinned: bool,
+) -> Option<VipSteering> {
+    let holding = state == State::Master || matches!(handover, Some(Handover::Awaiting { .. }));
+    let wanted = match handover {
+        Some(Handover::Redirecting { to, .. }) => VipSteering {
+            vrid,
+            redirect_to: Some(*to),
+            ..VipSteering::default()
+        },
+        _ if holding => VipSteering {
+            vrid,
+            strict: !accept,
+            guard: pinned,
+            ..VipSteering::default()
+        },
+        _ => return None,
+    };
+    (wanted
+        != VipSteering {
+            vrid,
+            ..VipSteering::default()
+        })
+    .then_some(wanted)
+}
+
+pub fn mac(m: [u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use vrrp_common::maps::LivenessKey;
+
+    use super::*;
+
+    const OWN: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+    const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
+    const SECOND: u64 = 1_000_000_000;
+
+    fn heard(sender: IpAddr, priority: u8, at: u64) -> RouterLiveness {
+        RouterLiveness {
+            key: LivenessKey::new(51, 4),
+            last_seen: Monotonic(at),
+            adverts: 1,
+            sender,
+            sender_mac: PEER_MAC,
+            priority,
+            version: 3,
+            interval: Centisecs(100),
+            orphaned: false,
+        }
+    }
+
+    #[test]
+    fn waits_for_the_new_masters_advert_then_redirects_to_it() {
+        let t0 = Monotonic(100 * SECOND);
+        let mut h = Handover::begin(fsm::Version::V3, Centisecs(100), t0);
+        // Our own last advert, and a stale one of the peer from long ago, do not count.
+        assert_eq!(
+            h.poll(Some(&heard(OWN, 100, t0.0)), OWN, Centisecs(100), t0),
+            Step::Wait
+        );
+        assert_eq!(
+            h.poll(
+                Some(&heard(PEER, 100, t0.0 - 10 * SECOND)),
+                OWN,
+                Centisecs(100),
+                t0
+            ),
+            Step::Wait
+        );
+        assert_eq!(h.deadline(), t0 + POLL);
+        let seen = Monotonic(t0.0 + SECOND / 2);
+        assert_eq!(
+            h.poll(Some(&heard(PEER, 100, seen.0)), OWN, Centisecs(100), seen),
+            Step::Redirect(PEER_MAC)
+        );
+    }
+
+    #[test]
+    fn a_peer_stopping_is_no_new_master() {
+        let t0 = Monotonic(100 * SECOND);
+        let mut h = Handover::begin(fsm::Version::V3, Centisecs(100), t0);
+        assert_eq!(
+            h.poll(
+                Some(&heard(PEER, PRIORITY_STOP, t0.0)),
+                OWN,
+                Centisecs(100),
+                t0
+            ),
+            Step::Wait
+        );
+    }
+
+    #[test]
+    fn gives_up_after_the_slowest_backups_master_down_interval() {
+        let t0 = Monotonic(100 * SECOND);
+        let mut h = Handover::begin(fsm::Version::V3, Centisecs(100), t0);
+        // Priority 1: Master_Down_Interval = 3 s + 255/256 s, and one more interval.
+        let almost = Monotonic(t0.0 + 4 * SECOND);
+        assert_eq!(h.poll(None, OWN, Centisecs(100), almost), Step::Wait);
+        let past = Monotonic(t0.0 + 5 * SECOND);
+        assert_eq!(h.poll(None, OWN, Centisecs(100), past), Step::GiveUp);
+    }
+
+    #[test]
+    fn redirect_lasts_the_window() {
+        let until = Monotonic(105 * SECOND);
+        let mut h = Handover::Redirecting {
+            to: PEER_MAC,
+            until,
+        };
+        assert_eq!(
+            h.poll(None, OWN, Centisecs(100), Monotonic(104 * SECOND)),
+            Step::Wait
+        );
+        assert_eq!(h.poll(None, OWN, Centisecs(100), until), Step::Done);
+    }
+
+    #[test]
+    fn steering_follows_state_and_handover() {
+        let master = steering(51, State::Master, None, false, true).unwrap();
+        assert!(master.strict && master.guard && master.redirect_to.is_none());
+        // Accept mode, nothing pinned: nothing for XDP to do.
+        assert_eq!(steering(51, State::Master, None, true, false), None);
+        assert_eq!(steering(51, State::Backup, None, false, true), None);
+        let awaiting = Handover::begin(fsm::Version::V3, Centisecs(100), Monotonic(SECOND));
+        assert_eq!(
+            steering(51, State::Backup, Some(&awaiting), false, true),
+            Some(master)
+        );
+        let redirecting = Handover::Redirecting {
+            to: PEER_MAC,
+            until: Monotonic(SECOND),
+        };
+        let r = steering(51, State::Backup, Some(&redirecting), false, true).unwrap();
+        assert_eq!(r.redirect_to, Some(PEER_MAC));
+        assert!(!r.strict && !r.guard);
+    }
+}

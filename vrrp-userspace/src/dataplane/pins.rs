@@ -1,0 +1,175 @@
+//! Pinning in bpffs: `<root>/<interface>/` holds the XDP link, both programs and the maps, so
+//! that the program keeps running, with the state the daemon left in its maps, when the daemon
+//! dies (the dead-man switch of `vrrp-ebpf/steer` needs exactly that), and so that a restarted
+//! daemon adopts them without detaching.
+
+use std::{
+    ffi::CString,
+    mem::size_of,
+    os::unix::ffi::OsStrExt as _,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context as _, bail};
+use aya::maps::MapInfo;
+use vrrp_common::maps::{self as names, Control, Liveness, Vip};
+
+/// The standard bpffs mount point.
+const BPFFS: &str = "/sys/fs/bpf";
+/// statfs(2) `f_type` of bpffs.
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+/// The pinned link's file name; the maps and programs are pinned under their object names.
+const LINK: &str = "link";
+
+/// Every map of the object with the value size and entry count this build gives it: pinned
+/// maps of another shape are not adopted.
+fn maps() -> [(&'static str, u32, u32); 5] {
+    let per_cpu_u64 = size_of::<u64>() as u32;
+    [
+        (
+            names::LIVENESS,
+            size_of::<Liveness>() as u32,
+            names::LIVENESS_SLOTS,
+        ),
+        (
+            names::COUNTERS,
+            per_cpu_u64,
+            vrrp_common::maps::Counter::SLOTS,
+        ),
+        (names::CONTROL, size_of::<Control>() as u32, 1),
+        (names::VIPS, size_of::<Vip>() as u32, names::VIP_SLOTS),
+        (names::VIP_COUNTERS, per_cpu_u64, 2 * names::VIP_SLOTS),
+    ]
+}
+
+/// One interface's pin directory.
+#[derive(Clone, Debug)]
+pub struct PinDir(PathBuf);
+
+impl PinDir {
+    /// `<root>/<interface>`, created (and bpffs mounted on its standard mount point, if that is
+    /// where `root` lies and nothing is mounted there).
+    pub fn create(root: &Path, interface: &str) -> anyhow::Result<PinDir> {
+        ensure_bpffs(root)?;
+        let dir = root.join(interface);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating the pin directory {}", dir.display()))?;
+        Ok(PinDir(dir))
+    }
+
+    /// `<root>/<interface>` as it is, for removing what an earlier run left.
+    pub fn existing(root: &Path, interface: &str) -> Option<PinDir> {
+        let dir = root.join(interface);
+        dir.is_dir().then_some(PinDir(dir))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn map(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    pub fn program(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    pub fn link(&self) -> PathBuf {
+        self.0.join(LINK)
+    }
+
+    /// Whether an earlier run left maps here that this build can use: all of them, each of
+    /// the shape it expects. Maps of another shape (an upgrade that changed them) are removed,
+    /// so that the loader creates fresh ones; the link is kept, to be moved to the new program.
+    pub fn adoptable_maps(&self) -> anyhow::Result<bool> {
+        let mut fit = 0;
+        for (name, value_size, entries) in maps() {
+            let path = self.map(name);
+            if !path.exists() {
+                continue;
+            }
+            let info = MapInfo::from_pin(&path)
+                .with_context(|| format!("reading the pinned map {}", path.display()))?;
+            if info.value_size() == value_size && info.max_entries() == entries {
+                fit += 1;
+            }
+        }
+        if fit == maps().len() {
+            return Ok(true);
+        }
+        for (name, ..) in maps() {
+            remove(&self.map(name))?;
+        }
+        Ok(false)
+    }
+
+    /// Removes every pin; the link then lasts only as long as a process holds it.
+    pub fn remove_all(self) -> anyhow::Result<()> {
+        std::fs::remove_dir_all(&self.0)
+            .with_context(|| format!("removing the pins in {}", self.0.display()))
+    }
+}
+
+/// Removes one pin, if it is there.
+pub fn remove(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing the pin {}", path.display())),
+    }
+}
+
+/// Mounts bpffs on /sys/fs/bpf when `root` lies under it and nothing is mounted there (many
+/// systems without systemd, and these test machines, leave it unmounted).
+fn ensure_bpffs(root: &Path) -> anyhow::Result<()> {
+    let mut existing = root;
+    while !existing.exists() {
+        existing = existing
+            .parent()
+            .with_context(|| format!("{} has no existing ancestor", root.display()))?;
+    }
+    if fs_type(existing)? == BPF_FS_MAGIC {
+        return Ok(());
+    }
+    if !root.starts_with(BPFFS) || existing != Path::new(BPFFS) {
+        bail!(
+            "{} is not on a bpffs (pinned BPF objects live on one; mount it or pick another \
+             --pin-dir)",
+            existing.display()
+        );
+    }
+    let target = CString::new(BPFFS).expect("no NUL");
+    let fstype = CString::new("bpf").expect("no NUL");
+    let options = CString::new("mode=0700").expect("no NUL");
+    // SAFETY: mount(2) with valid NUL-terminated strings.
+    let rc = unsafe {
+        libc::mount(
+            fstype.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            options.as_ptr().cast(),
+        )
+    };
+    if rc != 0 {
+        let e = std::io::Error::last_os_error();
+        bail!(
+            "bpffs is not mounted on {BPFFS} and mounting it failed: {e} (it needs CAP_SYS_ADMIN; under systemd it is mounted already)"
+        );
+    }
+    tracing::info!("mounted bpffs on {BPFFS}");
+    Ok(())
+}
+
+fn fs_type(path: &Path) -> anyhow::Result<i64> {
+    let c = CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: statfs writes into the zeroed struct it is given.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid path and a valid out pointer.
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("statfs {}", path.display()));
+    }
+    Ok(st.f_type as i64)
+}
