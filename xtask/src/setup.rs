@@ -15,6 +15,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("tcpdump", "tcpdump"),
     ("nftables", "nft"),
     ("iputils-ping", "ping"),
+    ("iptables", "iptables"),
+    ("ethtool", "ethtool"),
 ];
 
 pub fn run() -> anyhow::Result<()> {
