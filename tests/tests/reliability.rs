@@ -659,8 +659,9 @@ fn thirty_percent_advert_loss_causes_few_spurious_transitions() {
     drop(loss);
     let (seen, dropped) = (counts[0], counts[1]);
     let ratio = dropped as f64 / seen as f64;
+    // 200 draws at 30 %: a standard deviation is 3.2 points; this is more than four.
     assert!(
-        (0.2..0.4).contains(&ratio),
+        (0.15..0.45).contains(&ratio),
         "the lab dropped {dropped} of {seen} adverts"
     );
     assert_eq!(became_master(&d1), r1_before, "r1 never left Master");
