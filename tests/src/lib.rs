@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod daemon;
 pub mod fixtures;
+pub mod flood;
 pub mod frames;
 pub mod keepalived;
 pub mod netns;
