@@ -25,9 +25,12 @@ enum Task {
     /// Install what building and testing need: rust-src for nightly, bpf-linker 0.10.0, and
     /// the Debian packages the tests use. Idempotent.
     Setup,
-    /// Run setup, then every test: unit, BPF_PROG_RUN and network-namespace tests (needs root).
+    /// Run setup, then every test: unit, BPF_PROG_RUN and network-namespace tests (needs root);
+    /// then, when no arguments are given (as CI runs it), every fuzz target for a short time
+    /// from its corpus, failing on a crash.
     Test {
-        /// Extra arguments for `cargo test` (e.g. a test name filter after `--`).
+        /// Extra arguments for `cargo test` (e.g. a test name filter after `--`); with any,
+        /// the fuzz run is left out.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -57,7 +60,12 @@ fn main() -> anyhow::Result<()> {
             setup::run()?;
             setup::require_root("the tests load BPF programs and create network namespaces")?;
             // default-members: all but vrrp-ebpf, which only builds for the BPF target.
-            cargo(["test"].into_iter().map(String::from).chain(args))
+            let fuzz = args.is_empty();
+            cargo(["test"].into_iter().map(String::from).chain(args))?;
+            if fuzz {
+                fuzz::run(fuzz::CI_SECONDS, Vec::new())?;
+            }
+            Ok(())
         }
         Task::Bench(bench) => bench::run(bench),
         Task::Fuzz { time, targets } => fuzz::run(time, targets),
