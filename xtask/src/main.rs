@@ -36,13 +36,14 @@ enum Task {
     },
     /// Benchmarks, reported as ratios measured side by side in one run.
     Bench(bench::Bench),
-    /// Fuzz the codecs and the configuration parser (libFuzzer via cargo-fuzz, on nightly)
-    /// from the corpus in `fuzz/corpus`; fails with the input's path when a target crashes.
+    /// Fuzz the codecs, the configuration parser and the control socket's request parser
+    /// (libFuzzer via cargo-fuzz, on nightly) from the corpus in `fuzz/corpus`; fails with the
+    /// input's path when a target crashes.
     Fuzz {
         /// How long to run each target.
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         time: u64,
-        /// Targets to run (all when none is given): vrrp_codec, arp_ndisc, config.
+        /// Targets to run (all when none is given): vrrp_codec, arp_ndisc, config, control.
         targets: Vec<String>,
     },
     /// The demo: a lab in network namespaces, printed live until Ctrl-C (needs root).
@@ -59,8 +60,8 @@ fn main() -> anyhow::Result<()> {
         Task::Test { args } => {
             setup::run()?;
             setup::require_root("the tests load BPF programs and create network namespaces")?;
-            // default-members: all but vrrp-ebpf, which only builds for the BPF target.
             let fuzz = args.is_empty();
+            // default-members: all but vrrp-ebpf, which only builds for the BPF target.
             cargo(["test"].into_iter().map(String::from).chain(args))?;
             if fuzz {
                 fuzz::run(fuzz::CI_SECONDS, Vec::new())?;
