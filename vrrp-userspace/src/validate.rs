@@ -50,8 +50,8 @@ pub struct Expectations<'a> {
     pub vips: &'a [IpAddr],
     /// keepalived's `skip_check_adv_addr` (default `vrrp_skip_check_adv_addr`).
     pub skip_check_adv_addr: bool,
-    /// `Some(peers)` when the source must be one of the unicast peers (keepalived's
-    /// `check_unicast_src`, implied by a peer's `min_ttl` / `max_ttl`).
+    /// `Some(peers)` when the source must be one of the unicast peers (always, with unicast
+    /// peers: `config::Instance::allowed_peers`).
     pub allowed_peers: Option<&'a [IpAddr]>,
 }
 

@@ -31,6 +31,14 @@ pub struct Garp {
     /// Period of the refresh bursts while master; `None` sends none.
     pub master_refresh: Option<Centisecs>,
     pub master_refresh_repeat: u32,
+    /// Messages a Master sends when it hears a lower-priority Master (a split brain
+    /// resolving); `None`: as many as `master_repeat` (keepalived's default), 0 in strict mode.
+    pub lower_prio_repeat: Option<u32>,
+    /// keepalived's `higher_prio_send_advert`, on by default here: a Master that hears a
+    /// higher priority sends one advert of its own before stepping down, so that the winner
+    /// hears a lower-priority Master and re-announces the VIPs. Without it, a split brain that
+    /// heals with the winner's advert arriving first leaves neighbours on the loser's MAC.
+    pub higher_prio_send_advert: bool,
 }
 
 impl Default for Garp {
@@ -40,6 +48,8 @@ impl Default for Garp {
             master_repeat: 5,
             master_refresh: None,
             master_refresh_repeat: 1,
+            lower_prio_repeat: None,
+            higher_prio_send_advert: true,
         }
     }
 }
@@ -74,6 +84,18 @@ impl Garp {
             "garp_master_refresh_repeat" => {
                 if let Some(n) = repeat(node, diags) {
                     self.master_refresh_repeat = n;
+                }
+            }
+            "higher_prio_send_advert" => {
+                self.higher_prio_send_advert =
+                    super::value::bool_word(node, diags).unwrap_or(self.higher_prio_send_advert);
+            }
+            // keepalived allows 0 here: no GARP on a lower-priority advert.
+            "garp_lower_prio_repeat" => {
+                if let Some(tok) = value::value(node, diags)
+                    && let Some(n) = value::int(tok, keyword, 0, i64::from(i32::MAX), diags)
+                {
+                    self.lower_prio_repeat = Some(n as u32);
                 }
             }
             _ => return false,
@@ -154,6 +176,9 @@ impl GlobalDefs {
                     value::flag(node, diags);
                     self.vrrp_skip_check_adv_addr = true;
                 }
+                // Always on: an instance with unicast peers believes only them (see
+                // `Instance::allowed_peers`).
+                "vrrp_check_unicast_src" => value::flag(node, diags),
                 "vrrp_garp_interval" => {
                     self.garp_interval = interval(node, diags).unwrap_or(self.garp_interval)
                 }
@@ -239,6 +264,8 @@ mod tests {
                     master_repeat: 3,
                     master_refresh: Some(Centisecs(6000)),
                     master_refresh_repeat: 2,
+                    lower_prio_repeat: None,
+                    higher_prio_send_advert: true,
                 },
                 garp_interval: Duration::from_millis(1),
                 gna_interval: Duration::from_micros(1),
@@ -252,6 +279,13 @@ mod tests {
     }
 
     #[test]
+    fn lower_prio_garps_may_be_zero() {
+        let (g, d) = global("vrrp_garp_lower_prio_repeat 0\n");
+        assert!(d.is_empty());
+        assert_eq!(g.garp.lower_prio_repeat, Some(0));
+    }
+
+    #[test]
     fn min_garp_and_defaults() {
         let (g, d) = global("vrrp_min_garp\n");
         assert!(d.is_empty());
@@ -261,7 +295,9 @@ mod tests {
                 master_delay: Centisecs(0),
                 master_repeat: 1,
                 master_refresh: None,
-                master_refresh_repeat: 1
+                master_refresh_repeat: 1,
+                lower_prio_repeat: None,
+                higher_prio_send_advert: true,
             }
         );
         assert_eq!(GlobalDefs::default().garp.master_delay, Centisecs(500));

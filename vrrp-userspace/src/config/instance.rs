@@ -97,6 +97,13 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// The sources adverts may come from: with unicast peers, only those. keepalived checks
+    /// this only with `check_unicast_src`; we always do, so that a forged advert from elsewhere
+    /// (priority 255, say) cannot take mastership. The keyword is accepted.
+    pub fn allowed_peers(&self) -> Option<&[IpAddr]> {
+        (!self.unicast_peers.is_empty()).then_some(self.unicast_peers.as_slice())
+    }
+
     /// The handover window: as configured, or long enough for the new master's delayed
     /// GARP burst (`garp_master_delay`) to have corrected every neighbour cache, plus a second.
     pub fn handover_window_or_default(&self) -> Centisecs {
@@ -155,28 +162,6 @@ struct Raw {
 const V3_MAX_ADVERT_CENTIS: u64 = (1 << 12) - 1;
 /// keepalived sizes the address list for an interface MTU it cannot see at config time.
 const DEFAULT_MTU: usize = 1500;
-
-fn bool_word(node: &Node, diags: &mut Diagnostics) -> Option<bool> {
-    if node.args.is_empty() {
-        value::flag(node, diags);
-        return Some(true);
-    }
-    let tok = value::value(node, diags)?;
-    match tok.text.to_ascii_lowercase().as_str() {
-        "on" | "true" | "yes" => Some(true),
-        "off" | "false" | "no" => Some(false),
-        _ => {
-            diags.error(
-                &tok.pos,
-                format!(
-                    "invalid {} '{}' (expected on|off|true|false|yes|no)",
-                    node.key.text, tok.text
-                ),
-            );
-            None
-        }
-    }
-}
 
 fn address(tok: &Token, what: &str, diags: &mut Diagnostics) -> Option<IpAddr> {
     match tok.text.parse() {
@@ -268,9 +253,12 @@ impl Raw {
                         }
                     }
                 }
-                "strict_mode" => self.strict = bool_word(node, diags).or(self.strict),
+                "strict_mode" => self.strict = value::bool_word(node, diags).or(self.strict),
+                // Always on (see `Instance::allowed_peers`).
+                "check_unicast_src" => value::flag(node, diags),
                 "skip_check_adv_addr" => {
-                    self.skip_check_adv_addr = bool_word(node, diags).or(self.skip_check_adv_addr)
+                    self.skip_check_adv_addr =
+                        value::bool_word(node, diags).or(self.skip_check_adv_addr)
                 }
                 "nopreempt" => {
                     value::flag(node, diags);
@@ -847,7 +835,7 @@ mod tests {
             ),
             &mut d,
         );
-        let got: Vec<_> = nodes.iter().map(|n| bool_word(n, &mut d)).collect();
+        let got: Vec<_> = nodes.iter().map(|n| value::bool_word(n, &mut d)).collect();
         assert_eq!(got, [Some(true), Some(false), Some(true), None]);
         assert_eq!(
             d.to_string(),

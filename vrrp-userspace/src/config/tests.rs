@@ -362,7 +362,9 @@ vrrp_sync_group G {
             master_delay: Centisecs(100),
             master_repeat: 2,
             master_refresh: Some(Centisecs(1000)),
-            master_refresh_repeat: 4
+            master_refresh_repeat: 4,
+            lower_prio_repeat: None,
+            higher_prio_send_advert: true,
         }
     );
 

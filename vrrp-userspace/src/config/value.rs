@@ -208,6 +208,29 @@ pub fn parse_prefixed(text: &str) -> Result<(IpAddr, u8), String> {
     Ok((addr, prefix))
 }
 
+/// A keyword with an optional on|off|true|false|yes|no (bare means on).
+pub fn bool_word(node: &Node, diags: &mut Diagnostics) -> Option<bool> {
+    if node.args.is_empty() {
+        flag(node, diags);
+        return Some(true);
+    }
+    let tok = value(node, diags)?;
+    match tok.text.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" => Some(true),
+        "off" | "false" | "no" => Some(false),
+        _ => {
+            diags.error(
+                &tok.pos,
+                format!(
+                    "invalid {} '{}' (expected on|off|true|false|yes|no)",
+                    node.key.text, tok.text
+                ),
+            );
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

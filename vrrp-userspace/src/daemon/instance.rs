@@ -162,7 +162,7 @@ impl Slot {
             advert_int: self.cfg.advert_int,
             vips: &self.advert_vips,
             skip_check_adv_addr: self.cfg.skip_check_adv_addr,
-            allowed_peers: None,
+            allowed_peers: self.cfg.allowed_peers(),
         }
     }
 
@@ -444,6 +444,12 @@ fn fsm_config(cfg: &config::Instance, source: IpAddr) -> fsm::Config {
             master_repeat: cfg.garp.master_repeat,
             master_refresh: cfg.garp.master_refresh.unwrap_or_default(),
             master_refresh_repeat: cfg.garp.master_refresh_repeat,
+            lower_prio_repeat: cfg.garp.lower_prio_repeat.unwrap_or(if cfg.strict {
+                0
+            } else {
+                cfg.garp.master_repeat
+            }),
+            higher_prio_send_advert: cfg.garp.higher_prio_send_advert,
         },
         ..fsm::Config::new(version, cfg.priority, cfg.advert_int, source)
     }

@@ -9,6 +9,9 @@
 //!   after transition to MASTER";
 //! - `garp_master_refresh` (default 0, none): "minimum time interval for refreshing gratuitous
 //!   ARPs while MASTER", each refresh sending `garp_master_refresh_repeat` (default 1).
+//! - `garp_lower_prio_repeat` (default `garp_master_repeat`, 0 in strict mode): a burst when a
+//!   Master hears a lower-priority Master. That is a split brain resolving: the other side
+//!   answered ARP for the VIPs meanwhile, and neighbours that believed it must be corrected.
 //!
 //! keepalived checks the refresh deadline when it sends an advert, so its refresh lands on the
 //! first advert after the interval; we arm a timer for the interval itself, which meets the
@@ -28,6 +31,12 @@ pub struct GarpConfig {
     pub master_refresh: Centisecs,
     /// Messages per refresh burst.
     pub master_refresh_repeat: u32,
+    /// Messages per burst on hearing a lower-priority Master; zero sends none.
+    pub lower_prio_repeat: u32,
+    /// Before stepping down for a higher-priority Master, send one advert of our own, so that
+    /// it hears a lower-priority Master and sends that burst (keepalived's
+    /// `higher_prio_send_advert`).
+    pub higher_prio_send_advert: bool,
 }
 
 impl Default for GarpConfig {
@@ -37,6 +46,8 @@ impl Default for GarpConfig {
             master_repeat: 5,
             master_refresh: Centisecs(0),
             master_refresh_repeat: 1,
+            lower_prio_repeat: 5,
+            higher_prio_send_advert: true,
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct Instance {
     preempt_after: Option<Monotonic>,
     /// Handed mastership over (`Event::Yield`): behave as `nopreempt` until Master again.
     yielded: bool,
+    /// When we last answered a lower-priority Master's advert.
+    lower_prio_answered: Option<Monotonic>,
     group: GroupLink,
 }
 
@@ -77,6 +79,7 @@ impl Instance {
             armed: Armed::default(),
             preempt_after: None,
             yielded: false,
+            lower_prio_answered: None,
             group: GroupLink::default(),
         }
     }
@@ -302,10 +305,31 @@ impl Instance {
         let higher = advert.priority > local
             || (advert.priority == local && advert.src > self.cfg.primary_address);
         if higher {
+            if self.cfg.garp.higher_prio_send_advert {
+                out.push(Action::SendAdvert { priority: local });
+            }
             self.learn_interval(advert);
             self.step_down(now, out);
+            return;
         }
-        // Otherwise discard; the lower-priority sender will yield to our next advert.
+        // Another Master below us: a split brain ending. RFC 5798 only discards the advert;
+        // keepalived answers at once, so the other side steps down without waiting for our
+        // Adver_Timer, and re-announces the VIPs to neighbours the other side answered meanwhile.
+        // At most once an interval: forged low-priority adverts must not turn us into an
+        // amplifier.
+        if self
+            .lower_prio_answered
+            .is_some_and(|at| now < at + self.cfg.advert_interval)
+        {
+            return;
+        }
+        self.lower_prio_answered = Some(now);
+        out.push(Action::SendAdvert { priority: local });
+        if self.cfg.garp.lower_prio_repeat > 0 {
+            out.push(Action::SendGarp {
+                count: self.cfg.garp.lower_prio_repeat,
+            });
+        }
     }
 
     /// RFC 5798 §6.4.3 "If the Adver_Timer fires", and the reply to a priority-0 advert.
@@ -697,5 +721,37 @@ mod tests {
         faulted.handle(Event::Interface { up: false }, T0);
         faulted.handle(Event::Resume, T0);
         assert_eq!(faulted.state(), State::Fault);
+    }
+
+    #[test]
+    fn a_lower_master_is_answered_with_an_advert_and_garps_once_an_interval() {
+        let mut i = master(config());
+        let first = i.handle(advert(LOWER, 50, 100), TX);
+        assert_eq!(
+            first,
+            [
+                Action::SendAdvert { priority: 100 },
+                Action::SendGarp { count: 5 }
+            ]
+        );
+        assert_eq!(i.state(), State::Master);
+        // A flood of them within the interval: nothing more.
+        assert!(
+            i.handle(advert(LOWER, 50, 100), Monotonic(TX.0 + 1_000))
+                .is_empty()
+        );
+        let next = Monotonic(TX.0 + 1_000_000_000);
+        assert_eq!(i.handle(advert(LOWER, 50, 100), next).len(), 2);
+    }
+
+    #[test]
+    fn a_master_stepping_down_for_a_higher_one_tells_it_first() {
+        let mut cfg = config();
+        cfg.garp.higher_prio_send_advert = true;
+        let mut i = master(cfg);
+        let actions = i.handle(advert(HIGHER, 150, 100), TX);
+        assert_eq!(actions[0], Action::SendAdvert { priority: 100 });
+        assert!(actions.contains(&Action::RemoveVips));
+        assert_eq!(i.state(), State::Backup);
     }
 }

@@ -311,27 +311,38 @@ fn rfc5798_6_4_3_master() {
             next: State::Backup,
         },
         Row {
-            rule: "§6.4.3 equal Priority, sender's primary address lower: discard",
+            rule: "§6.4.3 equal Priority, sender's primary address lower: discard (+ keepalived: \
+                   answer with an advert and a GARP burst, see `garp`)",
             start: master(config()),
             event: advert(LOWER, 100, 100),
             now: TX,
-            actions: vec![],
+            actions: vec![
+                Action::SendAdvert { priority: 100 },
+                Action::SendGarp { count: 5 },
+            ],
             next: State::Master,
         },
         Row {
-            rule: "§6.4.3 lower Priority: discard",
+            rule: "§6.4.3 lower Priority: discard (+ keepalived: answer, as above)",
             start: master(config()),
             event: advert(HIGHER, 99, 100),
             now: TX,
-            actions: vec![],
+            actions: vec![
+                Action::SendAdvert { priority: 100 },
+                Action::SendGarp { count: 5 },
+            ],
             next: State::Master,
         },
         Row {
-            rule: "§6.4.3 owner: a lower-priority advert is discarded, the owner stays Master",
+            rule: "§6.4.3 owner: a lower-priority advert is discarded, the owner stays Master \
+                   (and answers, as above)",
             start: owner,
             event: advert(HIGHER, 254, 100),
             now: T1,
-            actions: vec![],
+            actions: vec![
+                Action::SendAdvert { priority: 255 },
+                Action::SendGarp { count: 5 },
+            ],
             next: State::Master,
         },
     ]);

@@ -26,8 +26,10 @@ pub(super) const TA: Monotonic = Monotonic(104_609_375_000);
 
 pub(super) fn config() -> Config {
     let mut cfg = Config::new(Version::V3, 100, Centisecs(100), LOCAL);
+    // The RFC's step-down, without keepalived's extra advert (tested on its own).
     cfg.garp = GarpConfig {
         master_delay: Centisecs(0),
+        higher_prio_send_advert: false,
         ..GarpConfig::default()
     };
     cfg.trackers = vec![Tracker {
