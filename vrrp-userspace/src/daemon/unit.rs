@@ -79,7 +79,8 @@ impl Spec {
 }
 
 pub enum Machine {
-    Solo(fsm::Instance),
+    /// Boxed: an instance is several times the size of a group's vector.
+    Solo(Box<fsm::Instance>),
     Group(fsm::SyncGroup),
 }
 
@@ -94,7 +95,9 @@ impl Machine {
         }
         match &spec.group {
             Some(g) => Machine::Group(fsm::SyncGroup::new(instances, g.tracking_weight)),
-            None => Machine::Solo(instances.pop().expect("a lone unit has one instance")),
+            None => Machine::Solo(Box::new(
+                instances.pop().expect("a lone unit has one instance"),
+            )),
         }
     }
 
