@@ -32,7 +32,10 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
         bench.names.iter().map(String::as_str).collect()
     };
     if let Some(unknown) = names.iter().find(|n| !ALL.contains(n)) {
-        bail!("unknown benchmark {unknown:?}: expected one of {}", ALL.join(", "));
+        bail!(
+            "unknown benchmark {unknown:?}: expected one of {}",
+            ALL.join(", ")
+        );
     }
     crate::setup::run()?;
     crate::setup::require_root("benchmarks load BPF programs and build network namespaces")?;
