@@ -8,6 +8,7 @@ pub mod flood;
 pub mod frames;
 pub mod keepalived;
 pub mod netns;
+pub mod plot;
 pub mod probe;
 pub mod storm;
 

@@ -17,6 +17,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("iputils-ping", "ping"),
     ("iptables", "iptables"),
     ("ethtool", "ethtool"),
+    ("librsvg2-bin", "rsvg-convert"),
 ];
 
 pub fn run() -> anyhow::Result<()> {
