@@ -156,6 +156,8 @@ struct Router {
     ns: String,
     config: PathBuf,
     log: PathBuf,
+    /// Where its XDP is pinned (on bpffs, removed with the lab).
+    pins: PathBuf,
     child: Option<Child>,
 }
 
@@ -176,6 +178,7 @@ impl Router {
             ns,
             config,
             log,
+            pins: lab.pins().join(format!("r{n}")),
             child: None,
         }
     }
@@ -190,8 +193,13 @@ impl Router {
 
     fn start(&mut self, xvrrp: &Path) -> anyhow::Result<()> {
         let log = std::fs::File::create(&self.log)?;
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns])
+        // nsenter, not `ip netns exec`: that would give xvrrp a mount namespace of its own,
+        // where the bpffs it pins on dies with it. Generic (skb) XDP: a frame the old master
+        // redirects with XDP_TX during the handover leaves a veth in native mode only if the
+        // peer end runs an XDP program too, which the bridge port here does not.
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.ns))
+            .arg("--")
             .arg(xvrrp)
             .args([
                 "run",
@@ -199,6 +207,10 @@ impl Router {
                 &self.config.display().to_string(),
                 "--control",
                 &self.control(),
+                "--xdp",
+                "skb",
+                "--pin-dir",
+                &self.pins.display().to_string(),
             ])
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -339,6 +351,11 @@ impl Lab {
         Ok(lab)
     }
 
+    /// The bpffs directory the routers pin under.
+    fn pins(&self) -> PathBuf {
+        Path::new("/sys/fs/bpf").join(&self.prefix)
+    }
+
     fn namespaces(&self) -> Vec<String> {
         vec![
             self.client.clone(),
@@ -367,6 +384,7 @@ impl Drop for Lab {
             let _ = Command::new("ip").args(["netns", "del", &ns]).status();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(self.pins());
     }
 }
 
