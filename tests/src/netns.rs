@@ -52,24 +52,23 @@ impl Netns {
 
     /// Starts a long-running process in the namespace; it is killed when the guard drops.
     pub fn spawn(&self, args: &[&str]) -> Process {
-        let child = self
-            .command(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {args:?} in {}: {e}", self.name));
-        Process(Some(child))
+        self.start(self.command(args), args)
     }
 
     /// Like `spawn`, but entering only the network namespace: `ip netns exec` also gives the
     /// process a mount namespace of its own, where a bpffs it mounts, and what is pinned
     /// there, dies with it; pinned XDP must outlive the process, as it does on a host.
     pub fn spawn_keeping_mounts(&self, args: &[&str]) -> Process {
-        let child = Command::new("nsenter")
+        let mut command = Command::new("nsenter");
+        command
             .arg(format!("--net=/run/netns/{}", self.name))
             .arg("--")
-            .args(args)
+            .args(args);
+        self.start(command, args)
+    }
+
+    fn start(&self, mut command: Command, args: &[&str]) -> Process {
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -532,20 +532,24 @@ impl Daemon {
         }
     }
 
-    /// `xvrrp handover [INSTANCE]`: Masters (all, or the one named and its sync group) yield.
-    async fn yield_masters(&mut self, name: Option<&str>) -> Result<Vec<String>, String> {
-        let named: Vec<(usize, usize)> = self
-            .units
+    /// The (unit, member) of every instance that `pick` picks.
+    fn members(&self, pick: impl Fn(&Slot) -> bool) -> Vec<(usize, usize)> {
+        self.units
             .iter()
             .enumerate()
             .flat_map(|(u, unit)| {
                 unit.slots
                     .iter()
                     .enumerate()
-                    .filter(|(_, s)| name.is_none_or(|n| s.cfg.name == n))
+                    .filter(|(_, s)| pick(s))
                     .map(move |(m, _)| (u, m))
             })
-            .collect();
+            .collect()
+    }
+
+    /// `xvrrp handover [INSTANCE]`: Masters (all, or the one named and its sync group) yield.
+    async fn yield_masters(&mut self, name: Option<&str>) -> Result<Vec<String>, String> {
+        let named = self.members(|s| name.is_none_or(|n| s.cfg.name == n));
         if let Some(n) = name {
             let Some(&(u, m)) = named.first() else {
                 return Err(format!("no instance is named {n:?}"));
@@ -558,20 +562,7 @@ impl Daemon {
                 ));
             }
         }
-        let was_master = |units: &[Unit]| -> Vec<(usize, usize)> {
-            units
-                .iter()
-                .enumerate()
-                .flat_map(|(u, unit)| {
-                    unit.slots
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, s)| s.state == State::Master)
-                        .map(move |(m, _)| (u, m))
-                })
-                .collect()
-        };
-        let before = was_master(&self.units);
+        let before = self.members(|s| s.state == State::Master);
         let now = Monotonic::now();
         for (u, m) in named {
             // A sync group yields as a whole: later members may have gone already.
@@ -579,7 +570,7 @@ impl Daemon {
                 self.feed(u, m, Event::Yield, now).await;
             }
         }
-        let after = was_master(&self.units);
+        let after = self.members(|s| s.state == State::Master);
         let handed: Vec<String> = before
             .iter()
             .filter(|um| !after.contains(um))
@@ -644,18 +635,7 @@ impl Daemon {
             }
         };
         let src = ctx.endpoints.src();
-        let targets: Vec<(usize, usize)> = self
-            .units
-            .iter()
-            .enumerate()
-            .flat_map(|(u, unit)| {
-                unit.slots
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| s.socket_key == d.key && s.cfg.vrid == repr.vrid)
-                    .map(move |(m, _)| (u, m))
-            })
-            .collect();
+        let targets = self.members(|s| s.socket_key == d.key && s.cfg.vrid == repr.vrid);
         if targets.is_empty() {
             if let Some(c) = self.sockets.counters_mut(&d.key) {
                 c.other_vrid += 1;
