@@ -202,7 +202,7 @@ fn main() -> anyhow::Result<()> {
             .map(|(c, o)| {
                 format!(
                     "{{\"event\":\"{}\",\"advert_int\":{},\"daemon\":\"{}\",\"sent\":{},\
-                     \"lost\":{},\"outage_ms\":{},\"recovered\":{},\"answered_after\":{:?}}}",
+                     \"lost\":{},\"outage_ms\":{},\"recovered\":{},\"answered_after\":[{}]}}",
                     c.event.key(),
                     c.advert_int,
                     c.which.name(),
@@ -211,6 +211,10 @@ fn main() -> anyhow::Result<()> {
                     o.outage.as_millis(),
                     o.recovered,
                     o.answered_after
+                        .iter()
+                        .map(u8::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
                 )
             })
             .collect();
