@@ -44,7 +44,7 @@ use anyhow::{Context as _, bail};
 use tests::{
     bench::BenchArgs,
     daemon::{Lan, addr},
-    flood::{Flood, FloodSpec},
+    flood::{Flood, Pace, UdpFlows},
     netns::{Netns, veth},
 };
 use vrrp_userspace::dataplane::{AttachMode, Dataplane, VipSteering};
@@ -344,18 +344,25 @@ impl Lab {
         warmup: Duration,
         window: Duration,
     ) -> anyhow::Result<Sample> {
-        let spec = FloodSpec {
-            interface: "eth0".into(),
+        let frames = UdpFlows {
             src_mac: GENERATOR_MAC,
             dst_mac: mac(path.via),
             src: GENERATOR,
             dst: VIP,
             dst_port: DISCARD_PORT,
             flows,
-            cpu: self.generator_cpu,
-            limit: warmup + window + Duration::from_secs(30),
-        };
-        let flood = Flood::start(&self.generator, &spec).context("starting the flood")?;
+        }
+        .frames();
+        let flood = Flood::start(
+            &self.generator,
+            "eth0",
+            frames,
+            Pace::Overload {
+                cpu: self.generator_cpu,
+            },
+            warmup + window + Duration::from_secs(30),
+        )
+        .context("starting the flood")?;
         sleep(warmup);
         let first = self.snapshot(&flood)?;
         sleep(window);

@@ -1,6 +1,8 @@
-//! A UDP flood for forwarding benchmarks: prebuilt IPv4 frames written straight to an
-//! interface in `sendmmsg` batches from an AF_PACKET socket that bypasses the qdisc, cycling
-//! through several flows (source ports) so that conntrack and RPS see distinct connections.
+//! Prebuilt frames written straight to an interface in `sendmmsg` batches from an AF_PACKET
+//! socket that bypasses the qdisc, cycling through the frames: more than the path takes for
+//! the forwarding benchmarks' UDP flood (several flows, so that conntrack and RPS see distinct
+//! connections), flat out for storms of hostile adverts, or paced for adverts a daemon must
+//! read one by one.
 //!
 //! The kernel has no pktgen. A UDP socket would spend most of the generator's core in the IP
 //! output path and the neighbour layer; a raw socket costs an skb allocation, a copy and the
@@ -28,34 +30,27 @@ use crate::{
     netns::Netns,
 };
 
-/// Frames handed to the kernel per `sendmmsg`.
+/// Frames handed to the kernel per `sendmmsg` unless paced (rounded up to whole rounds).
 const BATCH: usize = 64;
 /// The IPv4 header checksum field (not among vrrp-common's offsets: VRRP never rewrites it).
 const IPV4_CHECKSUM: usize = 10;
 /// The first source port; flow `i` uses `FIRST_SOURCE_PORT + i`.
 const FIRST_SOURCE_PORT: u16 = 10_000;
 
-/// What to send, from where.
+/// UDP flows from one host to another through a next hop, one source port a flow.
 #[derive(Clone, Debug)]
-pub struct FloodSpec {
-    /// The interface inside the namespace the frames leave by.
-    pub interface: String,
+pub struct UdpFlows {
     pub src_mac: [u8; 6],
     /// The next hop's MAC: the router the sender believes holds `dst`.
     pub dst_mac: [u8; 6],
     pub src: Ipv4Addr,
     pub dst: Ipv4Addr,
     pub dst_port: u16,
-    /// Distinct source ports, sent round-robin.
+    /// Distinct source ports.
     pub flows: u16,
-    /// The CPU the sending thread is pinned to, so that the forwarding path can be given the
-    /// others (with RPS on the receiving end).
-    pub cpu: usize,
-    /// The flood stops by itself after this long, should nobody stop it.
-    pub limit: Duration,
 }
 
-impl FloodSpec {
+impl UdpFlows {
     /// One 60-byte UDP frame per flow (`frames::udp` readdressed; UDP checksum 0, as a NIC
     /// with checksum offload would leave the stack nothing to verify).
     pub fn frames(&self) -> Vec<Vec<u8>> {
@@ -80,32 +75,77 @@ impl FloodSpec {
     }
 }
 
+/// How fast a flood sends.
+#[derive(Clone, Copy, Debug)]
+pub enum Pace {
+    /// As fast as one thread pinned to `cpu` can (so that the path under test can be given
+    /// the other CPUs), with a send buffer deep enough that it never waits for the path: it
+    /// offers more than the path takes, and the excess is dropped downstream, as at a full
+    /// NIC ring.
+    Overload { cpu: usize },
+    /// As fast as one thread can, with the socket's default send buffer: frames still queued
+    /// downstream count against it, so the sender waits when the receivers fall behind.
+    FlatOut,
+    /// Every frame once per gap.
+    Every(Duration),
+}
+
 /// A running flood; stopped (and its thread joined) on drop.
 pub struct Flood {
     stop: Arc<AtomicBool>,
     sent: Arc<AtomicU64>,
+    started: Instant,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
 
+/// What a flood sent, over how long.
+#[derive(Clone, Copy, Debug)]
+pub struct Sent {
+    pub frames: u64,
+    pub elapsed: Duration,
+}
+
+impl Sent {
+    pub fn per_second(&self) -> f64 {
+        self.frames as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
 impl Flood {
-    /// Opens the socket inside `ns` and starts sending from a thread pinned to `spec.cpu`.
-    pub fn start(ns: &Netns, spec: &FloodSpec) -> io::Result<Flood> {
-        let socket = ns.run(|| open(&spec.interface))?;
-        let frames = spec.frames();
+    /// Opens the socket on `interface` inside `ns` and sends `frames` round-robin at `pace`
+    /// until stopped, or for `limit` at most.
+    pub fn start(
+        ns: &Netns,
+        interface: &str,
+        frames: Vec<Vec<u8>>,
+        pace: Pace,
+        limit: Duration,
+    ) -> io::Result<Flood> {
+        assert!(!frames.is_empty(), "a flood needs frames");
+        let deep = matches!(pace, Pace::Overload { .. });
+        let socket = ns.run(|| open(interface, deep)).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("AF_PACKET socket on {interface} in {}: {e}", ns.name()),
+            )
+        })?;
         let stop = Arc::new(AtomicBool::new(false));
         let sent = Arc::new(AtomicU64::new(0));
         let thread = {
-            let (stop, sent, cpu, limit) = (stop.clone(), sent.clone(), spec.cpu, spec.limit);
+            let (stop, sent) = (stop.clone(), sent.clone());
             std::thread::Builder::new()
                 .name("flood".into())
                 .spawn(move || {
-                    pin_to(cpu)?;
-                    send_until(&socket, &frames, &stop, &sent, limit)
+                    if let Pace::Overload { cpu } = pace {
+                        pin_to(cpu)?;
+                    }
+                    send_until(&socket, &frames, pace, &stop, &sent, limit)
                 })?
         };
         Ok(Flood {
             stop,
             sent,
+            started: Instant::now(),
             thread: Some(thread),
         })
     }
@@ -115,10 +155,13 @@ impl Flood {
         self.sent.load(Ordering::Relaxed)
     }
 
-    /// Stops sending; the total sent, or the error that ended the flood early.
-    pub fn stop(mut self) -> io::Result<u64> {
+    /// Stops sending; what was sent, or the error that ended the flood early.
+    pub fn stop(mut self) -> io::Result<Sent> {
         self.halt()?;
-        Ok(self.sent())
+        Ok(Sent {
+            frames: self.sent(),
+            elapsed: self.started.elapsed(),
+        })
     }
 
     fn halt(&mut self) -> io::Result<()> {
@@ -133,15 +176,13 @@ impl Flood {
 
 impl Drop for Flood {
     fn drop(&mut self) {
-        if self.thread.is_some() {
-            let _ = self.halt();
-        }
+        let _ = self.halt();
     }
 }
 
 /// A raw packet socket bound to `interface` for sending only (protocol 0: no frame is ever
-/// queued to it), with `PACKET_QDISC_BYPASS`.
-fn open(interface: &str) -> io::Result<OwnedFd> {
+/// queued to it), with `PACKET_QDISC_BYPASS`, and a 64 MiB send buffer if `deep`.
+fn open(interface: &str, deep: bool) -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2); the fd is owned right away.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
@@ -163,19 +204,21 @@ fn open(interface: &str) -> io::Result<OwnedFd> {
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
-    let sndbuf: libc::c_int = 64 << 20;
-    // SAFETY: the option value is a c_int of the given size.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_SNDBUFFORCE,
-            (&sndbuf as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
+    if deep {
+        let sndbuf: libc::c_int = 64 << 20;
+        // SAFETY: the option value is a c_int of the given size.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUFFORCE,
+                (&sndbuf as *const libc::c_int).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
     }
     let name = std::ffi::CString::new(interface)?;
     // SAFETY: name is a valid C string.
@@ -217,11 +260,19 @@ fn pin_to(cpu: usize) -> io::Result<()> {
 fn send_until(
     socket: &OwnedFd,
     frames: &[Vec<u8>],
+    pace: Pace,
     stop: &AtomicBool,
     sent: &AtomicU64,
     limit: Duration,
 ) -> io::Result<()> {
-    let mut iovecs: Vec<libc::iovec> = (0..BATCH)
+    // A batch a whole number of rounds long, so that every batch sends each frame equally
+    // (and every frame is sent, however many there are); one round when paced.
+    let (rounds, gap) = match pace {
+        Pace::Overload { .. } | Pace::FlatOut => (BATCH.div_ceil(frames.len()), None),
+        Pace::Every(gap) => (1, Some(gap)),
+    };
+    let batch = rounds * frames.len();
+    let mut iovecs: Vec<libc::iovec> = (0..batch)
         .map(|i| {
             let f = &frames[i % frames.len()];
             libc::iovec {
@@ -247,7 +298,7 @@ fn send_until(
             libc::sendmmsg(
                 socket.as_raw_fd(),
                 messages.as_mut_ptr(),
-                BATCH as libc::c_uint,
+                batch as libc::c_uint,
                 0,
             )
         };
@@ -261,6 +312,9 @@ fn send_until(
             return Err(e);
         }
         sent.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(gap) = gap {
+            std::thread::sleep(gap);
+        }
     }
     Ok(())
 }

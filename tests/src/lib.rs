@@ -10,7 +10,6 @@ pub mod keepalived;
 pub mod netns;
 pub mod plot;
 pub mod probe;
-pub mod storm;
 
 /// Tests in this crate need root (BPF, namespaces). Fail with a clear message, never skip.
 pub fn require_root() {

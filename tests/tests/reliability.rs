@@ -15,10 +15,10 @@ use std::{
 
 use tests::{
     daemon::{Daemon, Lan, VIP, config, has_addr, holds_for, mac, wait_for},
+    flood::{Flood, Pace},
     frames::{Advert, Checksum},
     netns::Netns,
     probe::{PORT, Probes, Responder},
-    storm::Storm,
 };
 use vrrp_common::{
     checksum,
@@ -280,12 +280,14 @@ fn an_advert_storm_changes_nothing_and_xdp_counts_every_reason() {
     let reasons: Vec<&str> = frames.iter().map(|(r, _)| *r).collect();
     let cpu: Vec<_> = daemons.iter().map(|d| cpu_time(d.pid())).collect();
     // To the VRRP group's MAC, so that the bridge floods each frame to both routers.
-    let storm = Storm::start(
+    let storm = Flood::start(
         &lan.client,
         "br0",
         frames.into_iter().map(|(_, f)| f).collect(),
+        Pace::FlatOut,
         STORM * 3,
-    );
+    )
+    .expect("starting the storm");
     holds_for(
         "r1 master and r2 backup during the storm",
         STORM,
@@ -377,13 +379,14 @@ fn forged_adverts_are_ignored(lan: &Lan, d1: &Daemon, d2: &Daemon, forgeries: &[
     let storms: Vec<_> = forgeries
         .iter()
         .map(|f| {
-            Storm::paced(
+            Flood::start(
                 &lan.client,
                 "br0",
                 f.frames.clone(),
-                Duration::from_millis(20),
+                Pace::Every(Duration::from_millis(20)),
                 PERIOD * 3,
             )
+            .expect("starting the forger")
         })
         .collect();
     holds_for(
