@@ -18,7 +18,9 @@ impl BenchArgs {
     pub fn parse(own: &[&str]) -> anyhow::Result<Self> {
         let mut parsed = BenchArgs {
             json: false,
-            out: PathBuf::from("target/bench"),
+            // cargo runs benches from the package's directory: the workspace's target dir,
+            // not one of its own.
+            out: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench")),
             options: BTreeMap::new(),
         };
         let mut args = std::env::args().skip(1);
@@ -34,7 +36,9 @@ impl BenchArgs {
                     }
                     None => bail!(
                         "unknown argument {other:?} (expected --json, --out DIR{})",
-                        own.iter().map(|o| format!(", --{o} VALUE")).collect::<String>()
+                        own.iter()
+                            .map(|o| format!(", --{o} VALUE"))
+                            .collect::<String>()
                     ),
                 },
             }

@@ -45,19 +45,32 @@ struct Expected {
 
 fn codec_verdict(frame: &[u8]) -> Expected {
     let complete = |end: usize| end <= frame.len();
-    let be16 = |at: usize| frame.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let be16 = |at: usize| {
+        frame
+            .get(at..at + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+    };
     // As the program: a frame too short for an IPv4 protocol field is not looked at.
     if frame.len() < ethernet::HEADER_LEN + ipv4::PROTOCOL + 1 {
-        return Expected { verdict: Verdict::NotVrrp, complete: true };
+        return Expected {
+            verdict: Verdict::NotVrrp,
+            complete: true,
+        };
     }
     let mut l3 = ethernet::HEADER_LEN;
     let mut ethertype = be16(ethernet::ETHERTYPE);
-    if matches!(ethertype, Some(ethernet::ETHERTYPE_VLAN | ethernet::ETHERTYPE_QINQ)) {
+    if matches!(
+        ethertype,
+        Some(ethernet::ETHERTYPE_VLAN | ethernet::ETHERTYPE_QINQ)
+    ) {
         ethertype = be16(ethernet::HEADER_LEN + vlan::INNER_ETHERTYPE);
         l3 += vlan::TAG_LEN;
     }
     let ip = &frame[l3.min(frame.len())..];
-    let not_vrrp = Expected { verdict: Verdict::NotVrrp, complete: true };
+    let not_vrrp = Expected {
+        verdict: Verdict::NotVrrp,
+        complete: true,
+    };
     let (verdict, complete) = match ethertype {
         Some(ethernet::ETHERTYPE_IPV4) => {
             if ip.get(ipv4::PROTOCOL) != Some(&vrrp::IP_PROTOCOL) {
@@ -77,15 +90,24 @@ fn codec_verdict(frame: &[u8]) -> Expected {
                 return not_vrrp;
             }
             let Some(payload_len) = be16(l3 + ipv6::PAYLOAD_LEN).map(usize::from) else {
-                return Expected { verdict: Verdict::Rejected(Reject::Truncated), complete: false };
+                return Expected {
+                    verdict: Verdict::Rejected(Reject::Truncated),
+                    complete: false,
+                };
             };
             let end = ipv6::HEADER_LEN + payload_len;
             if ip.len() < end {
-                return Expected { verdict: Verdict::Rejected(Reject::Truncated), complete: false };
+                return Expected {
+                    verdict: Verdict::Rejected(Reject::Truncated),
+                    complete: false,
+                };
             }
             let addr = |at: usize| Ipv6Addr::from(<[u8; 16]>::try_from(&ip[at..at + 16]).unwrap());
             let ctx = IpContext {
-                endpoints: Endpoints::V6 { src: addr(ipv6::SRC), dst: addr(ipv6::DST) },
+                endpoints: Endpoints::V6 {
+                    src: addr(ipv6::SRC),
+                    dst: addr(ipv6::DST),
+                },
                 ttl: ip[ipv6::HOP_LIMIT],
             };
             let verdict = if payload_len < vrrp::HEADER_LEN {
@@ -119,8 +141,17 @@ impl Xdp {
     }
 
     fn verdict(&mut self, frame: &[u8]) -> (u32, Verdict) {
-        let opts = TestRunOptions { data_in: Some(frame), ..Default::default() };
-        let action = self.dp.program().unwrap().test_run(opts).expect("BPF_PROG_RUN").return_value;
+        let opts = TestRunOptions {
+            data_in: Some(frame),
+            ..Default::default()
+        };
+        let action = self
+            .dp
+            .program()
+            .unwrap()
+            .test_run(opts)
+            .expect("BPF_PROG_RUN")
+            .return_value;
         let after = self.dp.counters().unwrap();
         let moved: Vec<Counter> = after
             .iter()
@@ -147,10 +178,21 @@ fn bases() -> Vec<Vec<u8>> {
     for a in [
         Advert::v2_ipv4(),
         Advert::v3_ipv4(),
-        Advert { checksum: Checksum::WithoutPseudoHeader, ..Advert::v3_ipv4() },
+        Advert {
+            checksum: Checksum::WithoutPseudoHeader,
+            ..Advert::v3_ipv4()
+        },
         Advert::v3_ipv6(),
-        Advert { addresses: 3, vlan: Some(7), ..Advert::v3_ipv4() },
-        Advert { addresses: 2, vlan: Some(7), ..Advert::v3_ipv6() },
+        Advert {
+            addresses: 3,
+            vlan: Some(7),
+            ..Advert::v3_ipv4()
+        },
+        Advert {
+            addresses: 2,
+            vlan: Some(7),
+            ..Advert::v3_ipv6()
+        },
     ] {
         frames.push(a.build());
     }
@@ -196,7 +238,12 @@ fn check(xdp: &mut Xdp, frame: &[u8]) -> Result<(), TestCaseError> {
     if expected.complete {
         prop_assert_eq!(got, expected.verdict, "frame {:02x?}", frame);
     } else {
-        prop_assert!(matches!(got, Verdict::Rejected(_)), "{:?} for {:02x?}", got, frame);
+        prop_assert!(
+            matches!(got, Verdict::Rejected(_)),
+            "{:?} for {:02x?}",
+            got,
+            frame
+        );
     }
     Ok(())
 }
