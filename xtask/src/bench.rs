@@ -39,6 +39,20 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
     }
     crate::setup::run()?;
     crate::setup::require_root("benchmarks load BPF programs and build network namespaces")?;
+    // The daemon benches run the release `xvrrp` next to their own binary; cargo bench
+    // builds only the bench targets.
+    crate::cargo(
+        [
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "vrrp-userspace",
+            "--bin",
+            "xvrrp",
+        ]
+        .map(String::from),
+    )?;
     let out = crate::workspace_root().join("target").join("bench");
     std::fs::create_dir_all(&out)?;
     for name in names {
