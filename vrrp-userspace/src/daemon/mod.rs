@@ -137,6 +137,8 @@ struct Heartbeat {
     period: std::time::Duration,
     timeout: std::time::Duration,
     next: Monotonic,
+    /// Interfaces whose dead-man switch is armed (a non-zero timeout written).
+    armed: HashSet<String>,
 }
 
 impl Heartbeat {
@@ -159,6 +161,7 @@ impl Heartbeat {
             period,
             timeout: (period * 3).max(std::time::Duration::from_millis(50)),
             next: Monotonic::now(),
+            armed: HashSet::new(),
         }
     }
 }
@@ -598,8 +601,40 @@ impl Daemon {
         }
         if self.heartbeat.next <= now {
             self.heartbeat.next = now + self.heartbeat.period;
+            // The dead-man switch is armed only where we guard VIPs (Master): elsewhere it has
+            // nothing to protect, and a Backup whose beat went stale would only have the
+            // program mark the Master's adverts orphaned, to be redirected to once we guard.
+            let guarding: HashSet<String> = self
+                .units
+                .iter()
+                .flat_map(|u| &u.slots)
+                .filter(|s| s.steering.is_some_and(|v| v.guard))
+                .map(|s| s.iface.name().to_owned())
+                .collect();
             for (iface, dp) in &mut self.dataplanes {
                 if !dp.pinned() {
+                    continue;
+                }
+                let armed = self.heartbeat.armed.contains(iface);
+                if guarding.contains(iface) != armed {
+                    let timeout = if armed {
+                        std::time::Duration::ZERO
+                    } else {
+                        self.heartbeat.timeout
+                    };
+                    let switched = dp.clear_orphaned().and_then(|()| dp.heartbeat(now, timeout));
+                    if let Err(e) = switched {
+                        tracing::error!(interface = %iface, "XDP dead-man switch: {e:#}");
+                        continue;
+                    }
+                    if armed {
+                        self.heartbeat.armed.remove(iface);
+                    } else {
+                        self.heartbeat.armed.insert(iface.clone());
+                    }
+                    continue;
+                }
+                if !armed {
                     continue;
                 }
                 if let Err(e) = dp.heartbeat(now, self.heartbeat.timeout) {

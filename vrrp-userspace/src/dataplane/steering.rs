@@ -134,7 +134,8 @@ impl Dataplane {
     }
 
     /// A sign of life at `now`: if none follows within `timeout`, XDP counts the daemon as dead
-    /// and lets guarded addresses follow the router that takes over.
+    /// and lets guarded addresses follow the router that takes over. A zero `timeout` disarms
+    /// the switch.
     pub fn heartbeat(&mut self, now: Monotonic, timeout: Duration) -> anyhow::Result<()> {
         self.update_control(|c| {
             c.heartbeat_ns = now.0;
