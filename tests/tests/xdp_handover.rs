@@ -218,3 +218,42 @@ fn a_master_restarted_at_once_resumes_without_a_flap() {
         result.sent()
     );
 }
+
+#[test]
+fn an_instance_reloaded_away_while_awaiting_a_new_master_takes_its_vips_along() {
+    let lan = Lan::new("horl", 1);
+    let r1 = lan.daemon(1, &config(150, "1", ""), &[]);
+    wait_for(
+        "r1 to become master",
+        Duration::from_secs(10),
+        || is_master(&r1) && has_addr(lan.router(1), "eth0", VIP),
+        || r1.log_text(),
+    );
+    // No Backup to take over: the handover would hold the VIP for a Master_Down_Interval
+    // of the slowest Backup (over 4 s) before giving up.
+    let out = std::process::Command::new(tests::daemon::xvrrp())
+        .args(["handover", "--control"])
+        .arg(&r1.control)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(state(&r1).contains("awaiting"), "{}", state(&r1));
+    // Another virtual router with another VIP: VI_1 as it was is gone.
+    r1.rewrite(
+        &config(150, "1", "")
+            .replace("virtual_router_id 51", "virtual_router_id 52")
+            .replace(VIP, "192.0.2.101"),
+    );
+    r1.signal(libc::SIGHUP);
+    // Well before the handover would have given up.
+    wait_for(
+        "the VIP to go with the reloaded instance",
+        Duration::from_secs(3),
+        || !has_addr(lan.router(1), "eth0", VIP),
+        || r1.log_text(),
+    );
+}

@@ -843,6 +843,10 @@ impl Daemon {
             }
         }
         for slot in &mut unit.slots {
+            // A member still awaiting a new master holds its VIPs: they go with the unit.
+            if matches!(slot.handover.take(), Some(Handover::Awaiting { .. })) {
+                slot.remove_vips(&self.io).await;
+            }
             steer_slot_off(&mut self.dataplanes, slot);
         }
         for run in unit.settle(now) {
