@@ -8,9 +8,15 @@
 //!    non-zero priority, recently). Clients whose neighbour entry still names us lose nothing
 //!    meanwhile. If no one takes over within a Master_Down_Interval of the slowest Backup, the
 //!    VIPs are removed as the RFC asks of a Backup.
-//! 2. Redirecting: the VIPs are removed from the interface, and the XDP table sends frames
-//!    still addressed to them on to the new master's MAC (as its adverts carried it), for the
-//!    handover window: until the new master's GARP bursts have corrected every neighbour cache.
+//! 2. Redirecting: the XDP table sends frames still addressed to the VIPs on to the new
+//!    master's MAC (as its adverts carried it), for the handover window: until the new
+//!    master's GARP bursts have corrected every neighbour cache.
+//!
+//! Two short waits (`SETTLE`) close races that lost a few probes on a loaded machine: the
+//! redirect starts only a moment after the new master's first advert, since a master (xvrrp
+//! or keepalived) sends it before it has added the VIPs; and the VIPs are removed a moment
+//! after the redirect starts, so that requests already past XDP can still be answered from
+//! them.
 //!
 //! A slot that becomes Master again meanwhile ends its handover (its VIPs are added back as
 //! usual). Without XDP on the interface, or with `handover_window 0`, VIPs go at once.
@@ -29,16 +35,25 @@ use crate::{
 /// served meanwhile, so this only delays the redirect, never loses a packet.
 const POLL: Duration = Duration::from_millis(5);
 
+/// See the module doc: how long the new master gets to add its VIPs, and our stack to answer
+/// what it already received, before each switch.
+const SETTLE: Duration = Duration::from_millis(20);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Handover {
     Awaiting {
         started: Monotonic,
         give_up: Monotonic,
         next_poll: Monotonic,
+        /// The new master's MAC, and when its advert was first seen.
+        seen: Option<([u8; 6], Monotonic)>,
     },
     Redirecting {
         to: [u8; 6],
+        since: Monotonic,
         until: Monotonic,
+        /// Our VIPs are gone from the interface.
+        removed: bool,
     },
 }
 
@@ -46,8 +61,10 @@ pub enum Handover {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
     Wait,
-    /// The new master is seen: remove the VIPs and redirect to this MAC.
+    /// The new master is seen and settled: redirect to this MAC (the VIPs stay a moment).
     Redirect([u8; 6]),
+    /// The redirect has settled: remove the VIPs.
+    RemoveVips,
     /// No new master: remove the VIPs, no redirect.
     GiveUp,
     /// The window is over: stop redirecting.
@@ -64,28 +81,60 @@ impl Handover {
             started: now,
             give_up: now + longest,
             next_poll: now,
+            seen: None,
         }
     }
 
     pub fn deadline(&self) -> Monotonic {
         match *self {
             Handover::Awaiting {
+                seen: Some((_, at)),
+                ..
+            } => at + SETTLE,
+            Handover::Awaiting {
                 next_poll, give_up, ..
             } => next_poll.min(give_up),
+            Handover::Redirecting {
+                since,
+                removed: false,
+                ..
+            } => since + SETTLE,
             Handover::Redirecting { until, .. } => until,
         }
     }
 
+    /// Whether our VIPs are still on the interface.
+    pub fn holds_vips(&self) -> bool {
+        !matches!(self, Handover::Redirecting { removed: true, .. })
+    }
+
     /// Decides the next step at `now`, from what the XDP program last heard of this virtual
-    /// router; `own` is our address, `interval` the advert interval.
+    /// router; `own` is our address, `interval` the advert interval, `window` how long to
+    /// redirect.
     pub fn poll(
         &mut self,
         heard: Option<&RouterLiveness>,
         own: IpAddr,
         interval: Centisecs,
+        window: Duration,
         now: Monotonic,
     ) -> Step {
         match *self {
+            Handover::Awaiting {
+                seen: Some((to, at)),
+                ..
+            } => {
+                if now < at + SETTLE {
+                    return Step::Wait;
+                }
+                *self = Handover::Redirecting {
+                    to,
+                    since: now,
+                    until: now + window,
+                    removed: false,
+                };
+                Step::Redirect(to)
+            }
             Handover::Awaiting {
                 started, give_up, ..
             } => {
@@ -97,18 +146,30 @@ impl Handover {
                         && h.priority != PRIORITY_STOP
                         && h.last_seen.0 + interval.as_duration().as_nanos() as u64 >= started.0
                 });
-                if let Some(h) = new_master {
-                    return Step::Redirect(h.sender_mac);
-                }
-                if now >= give_up {
+                if now >= give_up && new_master.is_none() {
                     return Step::GiveUp;
                 }
                 *self = Handover::Awaiting {
                     started,
                     give_up,
                     next_poll: now + POLL,
+                    seen: new_master.map(|h| (h.sender_mac, now)),
                 };
                 Step::Wait
+            }
+            Handover::Redirecting {
+                to,
+                since,
+                until,
+                removed: false,
+            } if now >= since + SETTLE => {
+                *self = Handover::Redirecting {
+                    to,
+                    since,
+                    until,
+                    removed: true,
+                };
+                Step::RemoveVips
             }
             Handover::Redirecting { until, .. } if now >= until => Step::Done,
             Handover::Redirecting { .. } => Step::Wait,
@@ -122,7 +183,7 @@ impl Handover {
                 "awaiting the new master's advert for {:.2}s",
                 now.since(started).as_secs_f64()
             ),
-            Handover::Redirecting { to, until } => format!(
+            Handover::Redirecting { to, until, .. } => format!(
                 "redirecting to {} for {:.2}s more",
                 mac(to),
                 until.since(now).as_secs_f64()
@@ -199,45 +260,48 @@ mod tests {
         }
     }
 
+    const WINDOW: Duration = Duration::from_secs(2);
+
+    fn poll(h: &mut Handover, heard: Option<&RouterLiveness>, now: Monotonic) -> Step {
+        h.poll(heard, OWN, Centisecs(100), WINDOW, now)
+    }
+
     #[test]
-    fn waits_for_the_new_masters_advert_then_redirects_to_it() {
+    fn waits_for_the_new_master_then_redirects_then_removes_the_vips() {
         let t0 = Monotonic(100 * SECOND);
         let mut h = Handover::begin(fsm::Version::V3, Centisecs(100), t0);
         // Our own last advert, and a stale one of the peer from long ago, do not count.
-        assert_eq!(
-            h.poll(Some(&heard(OWN, 100, t0.0)), OWN, Centisecs(100), t0),
-            Step::Wait
-        );
-        assert_eq!(
-            h.poll(
-                Some(&heard(PEER, 100, t0.0 - 10 * SECOND)),
-                OWN,
-                Centisecs(100),
-                t0
-            ),
-            Step::Wait
-        );
+        assert_eq!(poll(&mut h, Some(&heard(OWN, 100, t0.0)), t0), Step::Wait);
+        let stale = heard(PEER, 100, t0.0 - 10 * SECOND);
+        assert_eq!(poll(&mut h, Some(&stale), t0), Step::Wait);
         assert_eq!(h.deadline(), t0 + POLL);
+        // Seen: the redirect waits for the new master to have added its VIPs.
         let seen = Monotonic(t0.0 + SECOND / 2);
+        let advert = heard(PEER, 100, seen.0);
+        assert_eq!(poll(&mut h, Some(&advert), seen), Step::Wait);
+        assert_eq!(h.deadline(), seen + SETTLE);
+        assert!(h.holds_vips());
+        let redirect = seen + SETTLE;
         assert_eq!(
-            h.poll(Some(&heard(PEER, 100, seen.0)), OWN, Centisecs(100), seen),
+            poll(&mut h, Some(&advert), redirect),
             Step::Redirect(PEER_MAC)
         );
+        assert!(h.holds_vips(), "the VIPs outlast the switch a moment");
+        assert_eq!(h.deadline(), redirect + SETTLE);
+        assert_eq!(poll(&mut h, None, redirect + SETTLE), Step::RemoveVips);
+        assert!(!h.holds_vips());
+        assert_eq!(h.deadline(), redirect + WINDOW);
+        assert_eq!(poll(&mut h, None, redirect + WINDOW / 2), Step::Wait);
+        assert_eq!(poll(&mut h, None, redirect + WINDOW), Step::Done);
     }
 
     #[test]
     fn a_peer_stopping_is_no_new_master() {
         let t0 = Monotonic(100 * SECOND);
         let mut h = Handover::begin(fsm::Version::V3, Centisecs(100), t0);
-        assert_eq!(
-            h.poll(
-                Some(&heard(PEER, PRIORITY_STOP, t0.0)),
-                OWN,
-                Centisecs(100),
-                t0
-            ),
-            Step::Wait
-        );
+        let stopping = heard(PEER, PRIORITY_STOP, t0.0);
+        assert_eq!(poll(&mut h, Some(&stopping), t0), Step::Wait);
+        assert_eq!(h.deadline(), t0 + POLL);
     }
 
     #[test]
@@ -245,24 +309,11 @@ mod tests {
         let t0 = Monotonic(100 * SECOND);
         let mut h = Handover::begin(fsm::Version::V3, Centisecs(100), t0);
         // Priority 1: Master_Down_Interval = 3 s + 255/256 s, and one more interval.
-        let almost = Monotonic(t0.0 + 4 * SECOND);
-        assert_eq!(h.poll(None, OWN, Centisecs(100), almost), Step::Wait);
-        let past = Monotonic(t0.0 + 5 * SECOND);
-        assert_eq!(h.poll(None, OWN, Centisecs(100), past), Step::GiveUp);
-    }
-
-    #[test]
-    fn redirect_lasts_the_window() {
-        let until = Monotonic(105 * SECOND);
-        let mut h = Handover::Redirecting {
-            to: PEER_MAC,
-            until,
-        };
+        assert_eq!(poll(&mut h, None, Monotonic(t0.0 + 4 * SECOND)), Step::Wait);
         assert_eq!(
-            h.poll(None, OWN, Centisecs(100), Monotonic(104 * SECOND)),
-            Step::Wait
+            poll(&mut h, None, Monotonic(t0.0 + 5 * SECOND)),
+            Step::GiveUp
         );
-        assert_eq!(h.poll(None, OWN, Centisecs(100), until), Step::Done);
     }
 
     #[test]
@@ -279,7 +330,9 @@ mod tests {
         );
         let redirecting = Handover::Redirecting {
             to: PEER_MAC,
-            until: Monotonic(SECOND),
+            since: Monotonic(SECOND),
+            until: Monotonic(2 * SECOND),
+            removed: false,
         };
         let r = steering(51, State::Backup, Some(&redirecting), false, true).unwrap();
         assert_eq!(r.redirect_to, Some(PEER_MAC));

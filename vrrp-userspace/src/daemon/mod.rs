@@ -622,7 +622,9 @@ impl Daemon {
                     } else {
                         self.heartbeat.timeout
                     };
-                    let switched = dp.clear_orphaned().and_then(|()| dp.heartbeat(now, timeout));
+                    let switched = dp
+                        .clear_orphaned()
+                        .and_then(|()| dp.heartbeat(now, timeout));
                     if let Err(e) = switched {
                         tracing::error!(interface = %iface, "XDP dead-man switch: {e:#}");
                         continue;
@@ -843,8 +845,8 @@ impl Daemon {
             }
         }
         for slot in &mut unit.slots {
-            // A member still awaiting a new master holds its VIPs: they go with the unit.
-            if matches!(slot.handover.take(), Some(Handover::Awaiting { .. })) {
+            // A member still handing over may hold its VIPs: they go with the unit.
+            if slot.handover.take().is_some_and(|h| h.holds_vips()) {
                 slot.remove_vips(&self.io).await;
             }
             steer_slot_off(&mut self.dataplanes, slot);
@@ -1045,22 +1047,25 @@ async fn advance(
     let heard = dataplanes
         .get(slot.iface.name())
         .and_then(|dp| dp.liveness_of(slot.liveness_key()).ok().flatten());
-    let step = handover.poll(heard.as_ref(), slot.source, slot.cfg.advert_int, now);
+    let window = slot.cfg.handover_window_or_default().as_duration();
+    let step = handover.poll(
+        heard.as_ref(),
+        slot.source,
+        slot.cfg.advert_int,
+        window,
+        now,
+    );
     slot.handover = Some(handover);
     match step {
         Step::Wait => false,
         Step::Redirect(to) => {
-            let window = slot.cfg.handover_window_or_default().as_duration();
             tracing::info!(
                 instance = %slot.cfg.name, new_master = %handover::mac(to), ?window,
-                "new master seen: VIPs removed, their frames redirected to it"
+                "new master seen: frames for the VIPs redirected to it"
             );
-            slot.handover = Some(Handover::Redirecting {
-                to,
-                until: now + window,
-            });
-            // Redirect first: from here on no frame for a VIP meets a stack without it. The
-            // table entry does not depend on accept mode or pinning while redirecting.
+            // Redirect before the VIPs go: from here on no frame for a VIP meets a stack
+            // without it. The entry does not depend on accept mode or pinning while
+            // redirecting.
             if let Some(dp) = dataplanes.get_mut(slot.iface.name()) {
                 let redirect = handover::steering(
                     slot.cfg.vrid,
@@ -1071,8 +1076,11 @@ async fn advance(
                 );
                 apply_steering(dp, slot, redirect);
             }
-            slot.remove_vips(io).await;
             true
+        }
+        Step::RemoveVips => {
+            slot.remove_vips(io).await;
+            false
         }
         Step::GiveUp => {
             tracing::warn!(instance = %slot.cfg.name, "no new master seen: VIPs removed");
