@@ -23,10 +23,11 @@ fn a_failing_script_lowers_priority_and_moves_the_vip() {
         &[],
     );
     let logs = || format!("r1:\n{}\nr2:\n{}", d1.log_text(), d2.log_text());
+    // r2, started first, may hold the VIP until its handover to r1 is over.
     wait_for(
-        "r1 to be master",
+        "r1 to be master, r2 not",
         Duration::from_secs(5),
-        || has_addr(lan.router(1), "eth0", VIP),
+        || has_addr(lan.router(1), "eth0", VIP) && !has_addr(lan.router(2), "eth0", VIP),
         logs,
     );
     let status = String::from_utf8_lossy(&d1.status(&[]).stdout).into_owned();
@@ -106,10 +107,11 @@ fn a_track_file_with_weight_0_faults_the_instance_while_it_holds_a_number() {
         &[],
     );
     let logs = || format!("r1:\n{}\nr2:\n{}", d1.log_text(), d2.log_text());
+    // r2, started first, may hold the VIP until its handover to r1 is over.
     wait_for(
-        "r1 master",
+        "r1 master, r2 not",
         Duration::from_secs(5),
-        || has_addr(lan.router(1), "eth0", VIP),
+        || has_addr(lan.router(1), "eth0", VIP) && !has_addr(lan.router(2), "eth0", VIP),
         logs,
     );
     std::fs::write(&file, "1\n").unwrap();
@@ -142,10 +144,11 @@ fn a_weighted_track_file_moves_the_priority_by_weight_times_value() {
         &[],
     );
     let logs = || format!("r1:\n{}\nr2:\n{}", d1.log_text(), d2.log_text());
+    // r2, started first, may hold the VIP until its handover to r1 is over.
     wait_for(
-        "r1 master",
+        "r1 master, r2 not",
         Duration::from_secs(5),
-        || has_addr(lan.router(1), "eth0", VIP),
+        || has_addr(lan.router(1), "eth0", VIP) && !has_addr(lan.router(2), "eth0", VIP),
         logs,
     );
     std::fs::write(&file, "15\n").unwrap();
