@@ -279,7 +279,7 @@ impl Lab {
         xdp_master.exec(&["sysctl", "-qw", "net.ipv4.ip_forward=0"]);
         let xdp = xdp_master.run(|| -> anyhow::Result<Dataplane> {
             let mut dp = Dataplane::load()?;
-            dp.set_own_mac(mac(PATHS[XDP].via))?;
+            dp.set_own_mac(mac(PATHS[XDP].via));
             dp.set_vip(
                 IpAddr::V4(VIP),
                 VipSteering {

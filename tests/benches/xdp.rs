@@ -52,7 +52,7 @@ fn main() -> anyhow::Result<()> {
     let mut empty = PassProgram::load()?;
     let mut tracker = Dataplane::load()?;
     let mut steering = Dataplane::load()?;
-    steering.set_own_mac([2, 0, 0, 0, 0, 0x0a])?;
+    steering.set_own_mac([2, 0, 0, 0, 0, 0x0a]);
     let window = VipSteering {
         vrid: 51,
         redirect_to: Some([2, 0, 0, 0, 0, 0x0b]),
@@ -125,7 +125,7 @@ fn main() -> anyhow::Result<()> {
             let program = match case.program {
                 Program::Empty => empty.program()?,
                 Program::Tracker { absorb } => {
-                    tracker.set_absorb(absorb)?;
+                    tracker.set_absorb(absorb);
                     tracker.program()?
                 }
                 Program::Steering => steering.program()?,

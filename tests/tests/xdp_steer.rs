@@ -21,7 +21,7 @@ const NEW_MASTER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0b];
 fn load() -> Dataplane {
     tests::require_root();
     let mut dp = Dataplane::load().expect("loading the XDP program");
-    dp.set_own_mac(OWN_MAC).unwrap();
+    dp.set_own_mac(OWN_MAC);
     dp
 }
 
@@ -183,15 +183,14 @@ fn a_guarded_vip_follows_the_new_master_only_once_the_daemon_is_dead() {
     let advert = Advert::v3_ipv4().build(); // from PEER_MAC, priority 100
 
     // Alive: the other router's adverts change nothing for our addresses.
-    dp.heartbeat(Monotonic::now(), timeout).unwrap();
+    dp.heartbeat(Monotonic::now(), timeout);
     run(&mut dp, &advert);
     assert_eq!(run(&mut dp, &udp(Family::V4)).0, XDP_PASS);
     assert_eq!(run(&mut dp, &arp_request()).0, XDP_PASS);
 
     // Dead (the last heartbeat is older than its timeout): a priority-0 advert means the other
     // router is leaving, not taking over.
-    dp.heartbeat(Monotonic(Monotonic::now().0 - 10_000_000_000), timeout)
-        .unwrap();
+    dp.heartbeat(Monotonic(Monotonic::now().0 - 10_000_000_000), timeout);
     run(
         &mut dp,
         &Advert {
@@ -204,7 +203,7 @@ fn a_guarded_vip_follows_the_new_master_only_once_the_daemon_is_dead() {
 
     // Dead, and the other router advertises as master: it has our VIP now.
     run(&mut dp, &advert);
-    assert!(dp.liveness().unwrap().iter().any(|r| r.orphaned));
+    assert!(dp.liveness().iter().any(|r| r.orphaned));
     let (action, out) = run(&mut dp, &udp(Family::V4));
     assert_eq!(action, XDP_TX);
     assert_eq!(out[..12], [PEER_MAC, OWN_MAC].concat());
@@ -222,9 +221,9 @@ fn a_guarded_vip_follows_the_new_master_only_once_the_daemon_is_dead() {
     assert_eq!(run(&mut dp, &neighbour_solicit()).0, XDP_DROP);
 
     // A restarted daemon takes its addresses back.
-    dp.clear_orphaned().unwrap();
-    dp.heartbeat(Monotonic::now(), timeout).unwrap();
-    assert!(dp.liveness().unwrap().iter().all(|r| !r.orphaned));
+    dp.clear_orphaned();
+    dp.heartbeat(Monotonic::now(), timeout);
+    assert!(dp.liveness().iter().all(|r| !r.orphaned));
     assert_eq!(run(&mut dp, &udp(Family::V4)).0, XDP_PASS);
     assert_eq!(run(&mut dp, &arp_request()).0, XDP_PASS);
 }
@@ -243,5 +242,5 @@ fn without_a_heartbeat_the_dead_man_switch_is_off() {
     .unwrap();
     run(&mut dp, &Advert::v3_ipv4().build());
     assert_eq!(run(&mut dp, &udp(Family::V4)).0, XDP_PASS);
-    assert!(dp.liveness().unwrap().iter().all(|r| !r.orphaned));
+    assert!(dp.liveness().iter().all(|r| !r.orphaned));
 }

@@ -22,6 +22,11 @@ pub const PASS_PROGRAM: &str = "xvrrp_pass";
 pub const LIVENESS: &str = "LIVENESS";
 pub const LIVENESS_SLOTS: u32 = 512;
 
+/// The map flags of `LIVENESS` and `CONTROL`: BPF_F_MMAPABLE, so that the daemon reads the
+/// liveness of its instances and writes its heartbeat through shared memory. As syscalls they
+/// were most of what an idle daemon with many fast instances did.
+pub const SHARED_MEMORY: u32 = 1 << 10;
+
 /// Per-CPU array of `u64`, one slot per `Counter::slot`.
 pub const COUNTERS: &str = "COUNTERS";
 
@@ -259,6 +264,9 @@ mod tests {
     fn layouts_have_no_implicit_padding() {
         assert_eq!(size_of::<Liveness>(), 8 + 8 + 16 + 6 + 1 + 1 + 2 + 6);
         assert_eq!(size_of::<Control>(), 8 * 3 + 6 + 2);
+        // A mapped array lays its values out 8 bytes apart: no gap between them either.
+        assert_eq!(size_of::<Liveness>() % 8, 0);
+        assert_eq!(size_of::<Control>() % 8, 0);
         assert_eq!(size_of::<Vip>(), 16 + 1 + 1 + 1 + 6 + 7);
     }
 

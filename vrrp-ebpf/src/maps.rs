@@ -7,13 +7,14 @@ use aya_ebpf::{
 use vrrp_common::maps::{self as layout, Control, Counter, Liveness, Vip, VipCounter};
 
 #[map(name = "LIVENESS")]
-pub static LIVENESS: Array<Liveness> = Array::with_max_entries(layout::LIVENESS_SLOTS, 0);
+pub static LIVENESS: Array<Liveness> =
+    Array::with_max_entries(layout::LIVENESS_SLOTS, layout::SHARED_MEMORY);
 
 #[map(name = "COUNTERS")]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(Counter::SLOTS, 0);
 
 #[map(name = "CONTROL")]
-pub static CONTROL: Array<Control> = Array::with_max_entries(1, 0);
+pub static CONTROL: Array<Control> = Array::with_max_entries(1, layout::SHARED_MEMORY);
 
 #[map(name = "VIPS")]
 pub static VIPS: Array<Vip> = Array::with_max_entries(layout::VIP_SLOTS, 0);

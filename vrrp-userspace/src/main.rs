@@ -193,7 +193,7 @@ fn watch(
     );
     let mut dp = Dataplane::load()?;
     let used = dp.attach(interface, mode)?;
-    dp.set_absorb(absorb)?;
+    dp.set_absorb(absorb);
     tracing::info!(%interface, mode = ?used, absorb, "XDP advert tracker attached");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -219,7 +219,7 @@ fn watch(
 
 fn report(dp: &Dataplane) -> anyhow::Result<()> {
     let now = Monotonic::now();
-    let routers = dp.liveness()?;
+    let routers = dp.liveness();
     if routers.is_empty() {
         println!("no VRRP adverts seen yet");
     }

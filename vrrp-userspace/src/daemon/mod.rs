@@ -622,13 +622,8 @@ impl Daemon {
                     } else {
                         self.heartbeat.timeout
                     };
-                    let switched = dp
-                        .clear_orphaned()
-                        .and_then(|()| dp.heartbeat(now, timeout));
-                    if let Err(e) = switched {
-                        tracing::error!(interface = %iface, "XDP dead-man switch: {e:#}");
-                        continue;
-                    }
+                    dp.clear_orphaned();
+                    dp.heartbeat(now, timeout);
                     if armed {
                         self.heartbeat.armed.remove(iface);
                     } else {
@@ -639,18 +634,14 @@ impl Daemon {
                 if !armed {
                     continue;
                 }
-                if let Err(e) = dp.heartbeat(now, self.heartbeat.timeout) {
-                    tracing::error!(interface = %iface, "XDP heartbeat: {e:#}");
-                }
-                if dp.orphaned().unwrap_or(false) {
+                dp.heartbeat(now, self.heartbeat.timeout);
+                if dp.orphaned() {
                     tracing::warn!(
                         interface = %iface,
                         "XDP found the daemon's heartbeat stale while another router advertised \
                          (was the daemon stopped?); its guards are reset"
                     );
-                    if let Err(e) = dp.clear_orphaned() {
-                        tracing::error!(interface = %iface, "{e:#}");
-                    }
+                    dp.clear_orphaned();
                 }
             }
         }
@@ -772,13 +763,7 @@ impl Daemon {
     fn absorbed(&mut self, u: usize, m: usize) -> Option<(crate::fsm::Advert, Monotonic)> {
         let slot = &mut self.units[u].slots[m];
         let dp = self.dataplanes.get(slot.iface.name())?;
-        let entry = match dp.liveness_of(slot.liveness_key()) {
-            Ok(entry) => entry?,
-            Err(e) => {
-                tracing::warn!(interface = %slot.iface.name(), "reading the liveness map: {e:#}");
-                return None;
-            }
-        };
+        let entry = dp.liveness_of(slot.liveness_key())?;
         let version = slot.version_number();
         let credited = slot.heard.credit(&entry, slot.source, version);
         if credited.is_some() {
@@ -927,7 +912,7 @@ impl Daemon {
                 let absorbed = self
                     .dataplanes
                     .get(slot.iface.name())
-                    .and_then(|dp| dp.liveness_of(slot.liveness_key()).ok().flatten())
+                    .and_then(|dp| dp.liveness_of(slot.liveness_key()))
                     .filter(|e| slot.state == State::Backup && Some(e.sender) == slot.master)
                     .map(|e| e.last_seen);
                 let last = slot.last_advert.max(absorbed);
@@ -1046,7 +1031,7 @@ async fn advance(
     };
     let heard = dataplanes
         .get(slot.iface.name())
-        .and_then(|dp| dp.liveness_of(slot.liveness_key()).ok().flatten());
+        .and_then(|dp| dp.liveness_of(slot.liveness_key()));
     let window = slot.cfg.handover_window_or_default().as_duration();
     let step = handover.poll(
         heard.as_ref(),
@@ -1169,8 +1154,8 @@ fn attach(
         None => (Dataplane::load()?, None),
     };
     let used = dp.attach(iface, mode)?;
-    dp.set_absorb(true)?;
-    dp.set_own_mac(crate::net::iface::Interface::by_name(iface)?.mac()?)?;
+    dp.set_absorb(true);
+    dp.set_own_mac(crate::net::iface::Interface::by_name(iface)?.mac()?);
     match used {
         Some(mode) => {
             tracing::info!(interface = %iface, %mode, pinned = dp.pinned(), "XDP advert tracker attached, absorbing repeats")

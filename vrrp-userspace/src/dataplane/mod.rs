@@ -3,6 +3,7 @@
 
 mod pins;
 mod readings;
+mod shared;
 mod steering;
 
 use std::{fmt, str::FromStr};
@@ -10,7 +11,7 @@ use std::{fmt, str::FromStr};
 use anyhow::{Context as _, anyhow, bail};
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, MapData, PerCpuArray},
+    maps::{Array, Map, MapData, PerCpuArray},
     programs::{
         Xdp, XdpMode,
         links::{FdLink, PinnedLink},
@@ -23,6 +24,7 @@ use vrrp_common::maps::{
 
 pub use pins::PinDir;
 pub use readings::{Counters, RouterLiveness};
+use shared::SharedArray;
 pub use steering::{VipState, VipSteering};
 
 /// The XDP object built from `vrrp-ebpf` by build.rs.
@@ -64,9 +66,9 @@ impl fmt::Display for AttachMode {
 /// interface, with the variant that `steering` needs.
 pub struct Dataplane {
     ebpf: Ebpf,
-    liveness: Array<MapData, Liveness>,
+    liveness: SharedArray<Liveness>,
     counters: PerCpuArray<MapData, u64>,
-    control: Array<MapData, Control>,
+    control: SharedArray<Control>,
     vips: Array<MapData, Vip>,
     vip_counters: PerCpuArray<MapData, u64>,
     /// Some address is in the VIP table: the steering variant is the one to run.
@@ -130,7 +132,7 @@ impl Dataplane {
         let previous = if adopt {
             Some(Previous {
                 vips: dp.vips()?,
-                routers: dp.liveness()?,
+                routers: dp.liveness(),
             })
         } else {
             dp.reset()?;
@@ -156,9 +158,9 @@ impl Dataplane {
             ebpf.take_map(name)
                 .ok_or_else(|| anyhow!("map {name} missing from the XDP object"))
         };
-        let liveness = Array::try_from(take(names::LIVENESS)?)?;
+        let liveness = shared(take(names::LIVENESS)?, names::LIVENESS_SLOTS)?;
         let counters = PerCpuArray::try_from(take(names::COUNTERS)?)?;
-        let control = Array::try_from(take(names::CONTROL)?)?;
+        let control = shared(take(names::CONTROL)?, 1)?;
         let vips = Array::try_from(take(names::VIPS)?)?;
         let vip_counters = PerCpuArray::try_from(take(names::VIP_COUNTERS)?)?;
         Ok(Self {
@@ -194,7 +196,7 @@ impl Dataplane {
                 own_mac: c.own_mac,
                 ..Control::default()
             }
-        })?;
+        });
         self.refresh_steering()
     }
 
@@ -202,19 +204,15 @@ impl Dataplane {
     /// socket: what an instance that starts now needs (see the module doc of `daemon`).
     pub fn forget_adverts(&mut self) -> anyhow::Result<()> {
         for slot in 0..names::LIVENESS_SLOTS {
-            self.liveness.set(slot, Liveness::default(), 0)?;
+            self.liveness.set(slot, Liveness::default());
         }
         Ok(())
     }
 
     /// Whether the program found the daemon's heartbeat stale while another router
     /// advertised (`CONTROL_ORPHANED`).
-    pub fn orphaned(&self) -> anyhow::Result<bool> {
-        let control = self
-            .control
-            .get(&0, 0)
-            .context("reading the XDP control map")?;
-        Ok(control.flags & CONTROL_ORPHANED != 0)
+    pub fn orphaned(&self) -> bool {
+        self.control.get(0).flags & CONTROL_ORPHANED != 0
     }
 
     /// Whether the link, programs and maps are pinned.
@@ -343,7 +341,7 @@ impl Dataplane {
     }
 
     /// Turns absorption of repeated adverts on or off.
-    pub fn set_absorb(&mut self, on: bool) -> anyhow::Result<()> {
+    pub fn set_absorb(&mut self, on: bool) {
         self.update_control(|c| {
             c.flags = if on {
                 c.flags | CONTROL_ABSORB
@@ -355,36 +353,23 @@ impl Dataplane {
 
     /// Read-modify-write of the control slot, which the program also writes (it sets
     /// `CONTROL_ORPHANED`).
-    fn update_control(&mut self, change: impl FnOnce(&mut Control)) -> anyhow::Result<()> {
-        let mut control = self
-            .control
-            .get(&0, 0)
-            .context("reading the XDP control map")?;
+    fn update_control(&mut self, change: impl FnOnce(&mut Control)) {
+        let mut control = self.control.get(0);
         change(&mut control);
-        self.control
-            .set(0, control, 0)
-            .context("writing the XDP control map")
+        self.control.set(0, control);
     }
 
     /// Every virtual router the program has heard from.
-    pub fn liveness(&self) -> anyhow::Result<Vec<RouterLiveness>> {
-        let mut heard = Vec::new();
-        for (slot, raw) in self.liveness.iter().enumerate() {
-            let raw = raw?;
-            if raw.adverts != 0 {
-                heard.push(RouterLiveness::new(
-                    LivenessKey::from_slot(slot as u32),
-                    raw,
-                ));
-            }
-        }
-        Ok(heard)
+    pub fn liveness(&self) -> Vec<RouterLiveness> {
+        (0..self.liveness.entries())
+            .filter_map(|slot| self.liveness_of(LivenessKey::from_slot(slot)))
+            .collect()
     }
 
     /// What the program last heard from one virtual router, if anything.
-    pub fn liveness_of(&self, key: LivenessKey) -> anyhow::Result<Option<RouterLiveness>> {
-        let raw = self.liveness.get(&key.slot(), 0)?;
-        Ok((raw.adverts != 0).then(|| RouterLiveness::new(key, raw)))
+    pub fn liveness_of(&self, key: LivenessKey) -> Option<RouterLiveness> {
+        let raw = self.liveness.get(key.slot());
+        (raw.adverts != 0).then(|| RouterLiveness::new(key, raw))
     }
 
     /// The per-reason and per-outcome counters, summed over CPUs.
@@ -409,6 +394,14 @@ impl PassProgram {
     pub fn program(&mut self) -> anyhow::Result<&mut Xdp> {
         program_mut(&mut self.ebpf, names::PASS_PROGRAM)
     }
+}
+
+/// The values of `map` in this process's memory; see `shared`.
+fn shared<T: Copy>(map: Map, entries: u32) -> anyhow::Result<SharedArray<T>> {
+    let Map::Array(data) = map else {
+        bail!("map {map:?} is not an array");
+    };
+    SharedArray::new(data, entries)
 }
 
 fn program_mut<'a>(ebpf: &'a mut Ebpf, name: &str) -> anyhow::Result<&'a mut Xdp> {

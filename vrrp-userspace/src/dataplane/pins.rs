@@ -12,7 +12,7 @@ use std::{
 
 use anyhow::{Context as _, bail};
 use aya::maps::MapInfo;
-use vrrp_common::maps::{self as names, Control, Liveness, Vip};
+use vrrp_common::maps::{self as names, Control, Counter, Liveness, Vip};
 
 /// The standard bpffs mount point.
 const BPFFS: &str = "/sys/fs/bpf";
@@ -21,24 +21,43 @@ const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 /// The pinned link's file name; the maps and programs are pinned under their object names.
 const LINK: &str = "link";
 
-/// Every map of the object with the value size and entry count this build gives it: pinned
-/// maps of another shape are not adopted.
-fn maps() -> [(&'static str, u32, u32); 5] {
-    let per_cpu_u64 = size_of::<u64>() as u32;
+/// A map's shape as this build creates it: pinned maps of another shape are not adopted.
+struct Shape {
+    name: &'static str,
+    value_size: u32,
+    entries: u32,
+    flags: u32,
+}
+
+/// Every map of the object.
+fn maps() -> [Shape; 5] {
+    let shape = |name, value_size: usize, entries, flags| Shape {
+        name,
+        value_size: value_size as u32,
+        entries,
+        flags,
+    };
     [
-        (
+        shape(
             names::LIVENESS,
-            size_of::<Liveness>() as u32,
+            size_of::<Liveness>(),
             names::LIVENESS_SLOTS,
+            names::SHARED_MEMORY,
         ),
-        (
-            names::COUNTERS,
-            per_cpu_u64,
-            vrrp_common::maps::Counter::SLOTS,
+        shape(names::COUNTERS, size_of::<u64>(), Counter::SLOTS, 0),
+        shape(
+            names::CONTROL,
+            size_of::<Control>(),
+            1,
+            names::SHARED_MEMORY,
         ),
-        (names::CONTROL, size_of::<Control>() as u32, 1),
-        (names::VIPS, size_of::<Vip>() as u32, names::VIP_SLOTS),
-        (names::VIP_COUNTERS, per_cpu_u64, 2 * names::VIP_SLOTS),
+        shape(names::VIPS, size_of::<Vip>(), names::VIP_SLOTS, 0),
+        shape(
+            names::VIP_COUNTERS,
+            size_of::<u64>(),
+            2 * names::VIP_SLOTS,
+            0,
+        ),
     ]
 }
 
@@ -84,22 +103,25 @@ impl PinDir {
     /// so that the loader creates fresh ones; the link is kept, to be moved to the new program.
     pub fn adoptable_maps(&self) -> anyhow::Result<bool> {
         let mut fit = 0;
-        for (name, value_size, entries) in maps() {
-            let path = self.map(name);
+        for shape in maps() {
+            let path = self.map(shape.name);
             if !path.exists() {
                 continue;
             }
             let info = MapInfo::from_pin(&path)
                 .with_context(|| format!("reading the pinned map {}", path.display()))?;
-            if info.value_size() == value_size && info.max_entries() == entries {
+            if info.value_size() == shape.value_size
+                && info.max_entries() == shape.entries
+                && info.map_flags() == shape.flags
+            {
                 fit += 1;
             }
         }
         if fit == maps().len() {
             return Ok(true);
         }
-        for (name, ..) in maps() {
-            remove(&self.map(name))?;
+        for shape in maps() {
+            remove(&self.map(shape.name))?;
         }
         Ok(false)
     }

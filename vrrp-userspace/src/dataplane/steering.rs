@@ -6,15 +6,16 @@
 //! inserts within `VIP_PROBES` slots of an address's home, where the program searches.
 
 use std::{
+    mem::offset_of,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     time::Duration,
 };
 
 use anyhow::{Context as _, bail};
 use vrrp_common::maps::{
-    self as names, CONTROL_ORPHANED, CONTROL_STEER, FAMILY_IPV4, FAMILY_IPV6, LIVENESS_ORPHANED,
-    VIP_EMPTY, VIP_GUARD, VIP_PROBES, VIP_REDIRECT, VIP_REMOVED, VIP_SLOTS, VIP_STRICT, Vip,
-    VipCounter, vip_home,
+    self as names, CONTROL_ORPHANED, CONTROL_STEER, Control, FAMILY_IPV4, FAMILY_IPV6,
+    LIVENESS_ORPHANED, VIP_EMPTY, VIP_GUARD, VIP_PROBES, VIP_REDIRECT, VIP_REMOVED, VIP_SLOTS,
+    VIP_STRICT, Vip, VipCounter, vip_home,
 };
 
 use super::Dataplane;
@@ -49,11 +50,7 @@ impl Dataplane {
     /// Refuses to redirect to the interface's own MAC (see `set_own_mac`): the frames would
     /// come straight back.
     pub fn set_vip(&mut self, addr: IpAddr, steering: VipSteering) -> anyhow::Result<()> {
-        let own = self
-            .control
-            .get(&0, 0)
-            .context("reading the XDP control map")?
-            .own_mac;
+        let own = self.control.get(0).own_mac;
         if steering.redirect_to == Some(own) {
             bail!("refusing to redirect {addr} to this interface's own MAC");
         }
@@ -129,27 +126,28 @@ impl Dataplane {
     }
 
     /// The interface's MAC, the source of frames XDP sends on.
-    pub fn set_own_mac(&mut self, mac: [u8; 6]) -> anyhow::Result<()> {
+    pub fn set_own_mac(&mut self, mac: [u8; 6]) {
         self.update_control(|c| c.own_mac = mac)
     }
 
     /// A sign of life at `now`: if none follows within `timeout`, XDP counts the daemon as dead
     /// and lets guarded addresses follow the router that takes over. A zero `timeout` disarms
     /// the switch.
-    pub fn heartbeat(&mut self, now: Monotonic, timeout: Duration) -> anyhow::Result<()> {
-        self.update_control(|c| {
-            c.heartbeat_ns = now.0;
-            c.heartbeat_timeout_ns = timeout.as_nanos() as u64;
-        })
+    pub fn heartbeat(&mut self, now: Monotonic, timeout: Duration) {
+        let timeout = timeout.as_nanos() as u64;
+        self.control
+            .set_field(0, offset_of!(Control, heartbeat_timeout_ns), timeout);
+        self.control
+            .set_field(0, offset_of!(Control, heartbeat_ns), now.0);
     }
 
     /// For a daemon taking over from a dead one: forget which routers took over meanwhile.
-    pub fn clear_orphaned(&mut self) -> anyhow::Result<()> {
+    pub fn clear_orphaned(&mut self) {
         for slot in 0..names::LIVENESS_SLOTS {
-            let mut entry = self.liveness.get(&slot, 0)?;
+            let mut entry = self.liveness.get(slot);
             if entry.flags & LIVENESS_ORPHANED != 0 {
                 entry.flags &= !LIVENESS_ORPHANED;
-                self.liveness.set(slot, entry, 0)?;
+                self.liveness.set(slot, entry);
             }
         }
         self.update_control(|c| c.flags &= !CONTROL_ORPHANED)
@@ -177,7 +175,7 @@ impl Dataplane {
             } else {
                 c.flags & !CONTROL_STEER
             };
-        })?;
+        });
         self.steering = !vips.is_empty();
         self.sync_program()
     }
