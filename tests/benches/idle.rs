@@ -92,6 +92,28 @@ impl Router {
             Router::Keepalived { .. } => None,
         }
     }
+
+    /// The end of an xvrrp router's log, for an error that needs it.
+    fn log_tail(&self) -> String {
+        match self {
+            Router::Xvrrp(d) => {
+                let text = d.log_text();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+                let tail = format!(
+                    "{}\n{tail}",
+                    text.lines()
+                        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                        .take(10)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
+                let status = String::from_utf8_lossy(&d.status(&[]).stdout).into_owned();
+                format!("--- {} ---\n{tail}\n{status}\n", d.log.display())
+            }
+            Router::Keepalived { .. } => String::new(),
+        }
+    }
 }
 
 /// CPU % of the master's and the backup's daemon.
@@ -186,11 +208,12 @@ fn json_number(x: f64) -> String {
 fn measure(variant: Variant, period: Duration) -> anyhow::Result<Usage> {
     let lan = Lan::new("idle", 2);
     let master = Router::start(variant, &lan, 1, 150);
-    settle(&lan, &master, None)?;
+    settle(&lan, &master, None).with_context(|| master.log_tail())?;
     let backup = Router::start(variant, &lan, 2, 100);
-    settle(&lan, &master, Some(&backup))?;
+    let logs = || format!("{}{}", master.log_tail(), backup.log_tail());
+    settle(&lan, &master, Some(&backup)).with_context(logs)?;
     std::thread::sleep(SETTLE_QUIET);
-    settle(&lan, &master, Some(&backup))?;
+    settle(&lan, &master, Some(&backup)).with_context(logs)?;
 
     let (m0, b0) = (cpu_ticks(lan.router(1))?, cpu_ticks(lan.router(2))?);
     let start = Instant::now();

@@ -599,7 +599,9 @@ impl Daemon {
                 self.steer(u);
             }
         }
-        if self.heartbeat.next <= now {
+        // Half a period early rather than a wake of its own: the beat is a store to shared
+        // memory, a wake is not, and the timeout allows three periods.
+        if self.heartbeat.next <= now + self.heartbeat.period / 2 {
             self.heartbeat.next = now + self.heartbeat.period;
             // The dead-man switch is armed only where we guard VIPs (Master): elsewhere it has
             // nothing to protect, and a Backup whose beat went stale would only have the
@@ -734,6 +736,7 @@ impl Daemon {
     /// that depend on adverts (see the module doc).
     async fn on_timers(&mut self) {
         self.on_handovers_and_heartbeat(Monotonic::now()).await;
+        self.credit_soon(Monotonic::now()).await;
         // Bounded: each turn expires a timer or consumes a map slot, but a bug must not spin.
         for _ in 0..256 {
             let now = Monotonic::now();
@@ -757,6 +760,24 @@ impl Daemon {
             self.feed(u, m, Event::TimerExpired(timer), now).await;
         }
         tracing::warn!("more than 256 timer expiries at once; continuing on the next turn");
+    }
+
+    /// Credits absorbed adverts to every Backup whose Master_Down_Timer falls due within one
+    /// advert interval, not only to those due now. Each Backup must look at the liveness map
+    /// once per Master_Down_Interval less an advert interval anyway; looking a little early
+    /// lets one wake serve the Backups of all instances, where each woke on its own before (with
+    /// 50 instances at 10 ms, some 1600 wakes a second became about 100).
+    async fn credit_soon(&mut self, now: Monotonic) {
+        let soon = self.members(|s| {
+            s.deadlines
+                .get(TimerId::MasterDown)
+                .is_some_and(|at| at <= now + s.cfg.advert_int)
+        });
+        for (u, m) in soon {
+            if let Some((advert, seen)) = self.absorbed(u, m) {
+                self.advert(u, m, advert, seen).await;
+            }
+        }
     }
 
     /// An absorbed advert from the liveness map that member `m` of unit `u` should act on.

@@ -16,6 +16,11 @@ impl Deadlines {
         self.0.retain(|(t, _)| *t != timer);
     }
 
+    /// When `timer` is due, if it is armed.
+    pub fn get(&self, timer: TimerId) -> Option<Monotonic> {
+        self.0.iter().find(|(t, _)| *t == timer).map(|(_, at)| *at)
+    }
+
     /// The earliest deadline, if any timer is armed.
     pub fn next(&self) -> Option<Monotonic> {
         self.0.iter().map(|(_, at)| *at).min()

@@ -7,7 +7,7 @@ use super::{
     Action, Adjustment, Advert, Config, Event, InitialState, NotifyState, PRIORITY_OWNER,
     PRIORITY_STOP, State, TimerId, TrackerId, Version,
     priority::Priorities,
-    timers::{Armed, master_down_interval, skew_time},
+    timers::{Armed, master_down_interval, next_advert, skew_time},
 };
 use crate::time::{Centisecs, Monotonic};
 
@@ -287,8 +287,8 @@ impl Instance {
             accept: self.accept_mode(),
         });
         self.cfg.garp.on_master(&mut self.armed, out, now);
-        self.armed
-            .arm(out, TimerId::Adver, now + self.cfg.advert_interval);
+        let at = next_advert(now, self.cfg.advert_interval, self.cfg.advert_grid);
+        self.armed.arm(out, TimerId::Adver, at);
         self.group.wants_master = false;
         self.enter(State::Master, out);
     }
@@ -337,8 +337,8 @@ impl Instance {
         out.push(Action::SendAdvert {
             priority: self.priority(),
         });
-        self.armed
-            .arm(out, TimerId::Adver, now + self.cfg.advert_interval);
+        let at = next_advert(now, self.cfg.advert_interval, self.cfg.advert_grid);
+        self.armed.arm(out, TimerId::Adver, at);
     }
 
     /// Master→Backup: cancel Adver_Timer, arm Master_Down_Timer, release the addresses (a

@@ -117,6 +117,9 @@ pub struct Config {
     pub garp: GarpConfig,
     /// Trackers with their status at startup; later changes arrive as `Event::Tracker`.
     pub trackers: Vec<Tracker>,
+    /// Arm Adver_Timer on the interval's grid (`timers::next_advert`), so that the adverts
+    /// of all instances with one interval leave from one wake of the daemon.
+    pub advert_grid: bool,
 }
 
 impl Config {
@@ -138,6 +141,7 @@ impl Config {
             accept: false,
             garp: GarpConfig::default(),
             trackers: Vec::new(),
+            advert_grid: true,
         }
     }
 }

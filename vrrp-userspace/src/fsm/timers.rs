@@ -37,6 +37,25 @@ pub fn master_down_interval(
     3 * master_adver_int.as_duration() + skew_time(version, priority, master_adver_int)
 }
 
+/// When Adver_Timer fires after an advert sent at `now`: one `interval` later, or with `grid`,
+/// at the last multiple of `interval` on the clock before that, if it is still after `now`.
+///
+/// The grid makes the adverts of every instance with one interval leave together, from one
+/// wake of the daemon, instead of each from its own (50 instances at 10 ms: 100 wakes a second
+/// instead of up to 5000). Only the first advert after an instance becomes Master goes early,
+/// by less than one interval; every later one is sent from a point of the grid (a little
+/// after it, however late the wake) and is armed for the next point, one interval on. An
+/// early advert is harmless: Backups act on silence, never on adverts that come too soon.
+pub fn next_advert(now: Monotonic, interval: Centisecs, grid: bool) -> Monotonic {
+    let plain = now + interval;
+    let every = interval.as_nanos();
+    if !grid || every == 0 {
+        return plain;
+    }
+    let snapped = Monotonic(plain.0 - plain.0 % every);
+    if snapped > now { snapped } else { plain }
+}
+
 /// The deadlines an instance has armed, mirrored so that it emits `CancelTimer` only for armed
 /// timers and can tell a due expiry from a stale one.
 #[derive(Clone, Debug, Default)]
@@ -73,6 +92,40 @@ impl Armed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn adverts_of_one_interval_meet_on_its_grid() {
+        let every = Centisecs(1);
+        // Two instances that became Master at different phases.
+        let a = next_advert(Monotonic(993 * MS + 7), every, true);
+        let b = next_advert(Monotonic(998 * MS), every, true);
+        assert_eq!((a, b), (Monotonic(1000 * MS), Monotonic(1000 * MS)));
+        // Sent from a late wake on that point: the next point, one interval on.
+        assert_eq!(
+            next_advert(Monotonic(1000 * MS + 40_000), every, true),
+            Monotonic(1010 * MS)
+        );
+    }
+
+    #[test]
+    fn off_the_grid_or_on_it_an_advert_is_never_due_at_once() {
+        let every = Centisecs(100);
+        assert_eq!(
+            next_advert(Monotonic(2000 * MS), every, true),
+            Monotonic(3000 * MS),
+            "sent on a point: the next one"
+        );
+        assert_eq!(
+            next_advert(Monotonic(2500 * MS), every, false),
+            Monotonic(3500 * MS)
+        );
+        assert_eq!(
+            next_advert(Monotonic(2500 * MS), Centisecs(0), true),
+            Monotonic(2500 * MS)
+        );
+    }
 
     #[test]
     fn v3_skew_scales_with_the_interval_in_centiseconds() {
