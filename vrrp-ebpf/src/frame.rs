@@ -43,28 +43,51 @@ pub fn ethertype_at(ctx: &XdpContext, offset: usize) -> Option<u16> {
     Some(unsafe { core::ptr::read((start + offset) as *const u16) })
 }
 
-/// The MAC at `offset` (0 or 6) as three 16-bit words: aligned loads, for the reason given
-/// at `ethertype_at`, instead of six byte loads.
+/// The `N` 16-bit words at `offset` (an even offset), as the frame holds them: aligned loads,
+/// for the reason given at `ethertype_at`, where `read` would load byte by byte. Every field
+/// read this way sits at an even offset: MACs, IP addresses, and the VRRP message (IP headers
+/// are a multiple of 4 long).
 #[inline(always)]
-pub fn mac_at(ctx: &XdpContext, offset: usize) -> Option<[u16; 3]> {
+pub fn words_at<const N: usize>(ctx: &XdpContext, offset: usize) -> Option<[u16; N]> {
     let start = ctx.data();
-    if start + offset + 6 > ctx.data_end() {
+    if start + offset + 2 * N > ctx.data_end() {
         return None;
     }
     // SAFETY: in bounds as checked above; aligned to 2 as `ethertype_at` explains.
-    Some(unsafe { core::ptr::read((start + offset) as *const [u16; 3]) })
+    Some(unsafe { core::ptr::read((start + offset) as *const [u16; N]) })
 }
 
-/// Writes a MAC (as from `mac_at`) at `offset`; false, and nothing written, past the end.
+/// The 4 bytes at `offset` (even) in one native-endian word, memory order kept: for
+/// comparisons and byte-order-blind hashing, from two 16-bit loads.
 #[inline(always)]
-pub fn set_mac(ctx: &XdpContext, offset: usize, mac: [u16; 3]) -> bool {
+pub fn word32_at(ctx: &XdpContext, offset: usize) -> Option<u32> {
+    // SAFETY: two u16 are 4 plain bytes, any value of which is a u32.
+    words_at::<2>(ctx, offset).map(|w| unsafe { core::mem::transmute::<[u16; 2], u32>(w) })
+}
+
+/// The `2 * N` bytes at `offset` (even), read by `words_at`.
+#[inline(always)]
+pub fn bytes_at<const N: usize, const B: usize>(
+    ctx: &XdpContext,
+    offset: usize,
+) -> Option<[u8; B]> {
+    const { assert!(B == 2 * N) };
+    // SAFETY: the same bytes, reinterpreted; sizes asserted equal above.
+    words_at::<N>(ctx, offset)
+        .map(|w| unsafe { core::mem::transmute_copy::<[u16; N], [u8; B]>(&w) })
+}
+
+/// The 12 bytes of the two MACs, as 16-bit words (destination, then source), for rewriting
+/// both with one bounds check.
+#[inline(always)]
+pub fn macs_mut(ctx: &XdpContext) -> Option<&mut [u16; 6]> {
     let start = ctx.data();
-    if start + offset + 6 > ctx.data_end() {
-        return false;
+    if start + 12 > ctx.data_end() {
+        return None;
     }
-    // SAFETY: in bounds and aligned as in `mac_at`; XDP frames are writable.
-    unsafe { core::ptr::write((start + offset) as *mut [u16; 3], mac) };
-    true
+    // SAFETY: in bounds as checked above, aligned to 2 (see `ethertype_at`); XDP frames are
+    // writable and nothing else refers to these bytes during the run.
+    Some(unsafe { &mut *(start as *mut [u16; 6]) })
 }
 
 #[inline(always)]

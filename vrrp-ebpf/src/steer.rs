@@ -12,9 +12,9 @@ use vrrp_common::{
     maps::{
         CONTROL_ORPHANED, CONTROL_STEER, Control, FAMILY_IPV4, FAMILY_IPV6, LIVENESS_ORPHANED,
         LivenessKey, VIP_EMPTY, VIP_GUARD, VIP_PROBES, VIP_REDIRECT, VIP_SLOTS, VIP_STRICT, Vip,
-        VipCounter, vip_home,
+        VipCounter, vip_home, vip_home_v4,
     },
-    wire::{arp, ethernet, icmpv6, ipv4, ipv6},
+    wire::{arp, icmpv6, ipv4, ipv6},
 };
 
 use crate::{
@@ -28,8 +28,8 @@ pub fn ipv4<const L3: usize>(ctx: &XdpContext) -> u32 {
     if control.flags & (CONTROL_STEER | CONTROL_ORPHANED) == 0 {
         return xdp_action::XDP_PASS;
     }
-    match frame::read::<[u8; 4]>(ctx, L3 + ipv4::DST) {
-        Some(dst) => ip(ctx, control, &v4(dst), FAMILY_IPV4),
+    match frame::word32_at(ctx, L3 + ipv4::DST) {
+        Some(dst) => ip(ctx, control, find_v4(dst), FAMILY_IPV4),
         None => xdp_action::XDP_PASS,
     }
 }
@@ -44,8 +44,8 @@ pub fn ipv6<const L3: usize>(ctx: &XdpContext, next_header: Option<u8>) -> u32 {
         let icmp = L3 + ipv6::HEADER_LEN;
         match frame::u8_at(ctx, icmp + icmpv6::TYPE) {
             Some(icmpv6::TYPE_NEIGHBOR_SOLICIT) => {
-                return match frame::read::<[u8; 16]>(ctx, icmp + icmpv6::TARGET) {
-                    Some(target) => neighbour_query(&target, FAMILY_IPV6),
+                return match frame::bytes_at::<8, 16>(ctx, icmp + icmpv6::TARGET) {
+                    Some(target) => neighbour_query(find_v6(&target), FAMILY_IPV6),
                     None => xdp_action::XDP_PASS,
                 };
             }
@@ -55,8 +55,8 @@ pub fn ipv6<const L3: usize>(ctx: &XdpContext, next_header: Option<u8>) -> u32 {
             _ => {}
         }
     }
-    match frame::read::<[u8; 16]>(ctx, L3 + ipv6::DST) {
-        Some(dst) => ip(ctx, control, &dst, FAMILY_IPV6),
+    match frame::bytes_at::<8, 16>(ctx, L3 + ipv6::DST) {
+        Some(dst) => ip(ctx, control, find_v6(&dst), FAMILY_IPV6),
         None => xdp_action::XDP_PASS,
     }
 }
@@ -68,17 +68,18 @@ pub fn arp<const L3: usize>(ctx: &XdpContext) -> u32 {
     {
         return xdp_action::XDP_PASS;
     }
-    match frame::read::<[u8; 4]>(ctx, L3 + arp::TARGET_PROTOCOL_ADDR) {
-        Some(target) => neighbour_query(&v4(target), FAMILY_IPV4),
+    match frame::word32_at(ctx, L3 + arp::TARGET_PROTOCOL_ADDR) {
+        Some(target) => neighbour_query(find_v4(target), FAMILY_IPV4),
         None => xdp_action::XDP_PASS,
     }
 }
 
-/// An IP frame for `addr`: sent on, dropped or passed as its VIP entry says. `control` is the
-/// control slot the caller already read, passed on rather than looked up again.
+/// An IP frame for the address `found` holds: sent on, dropped or passed as its VIP entry
+/// says. `control` is the control slot the caller already read, passed on rather than looked
+/// up again.
 #[inline(always)]
-fn ip(ctx: &XdpContext, control: &Control, addr: &[u8; 16], family: u8) -> u32 {
-    let Some((slot, vip)) = find(addr, family) else {
+fn ip(ctx: &XdpContext, control: &Control, found: Option<(u32, &Vip)>, family: u8) -> u32 {
+    let Some((slot, vip)) = found else {
         return xdp_action::XDP_PASS;
     };
     if vip.flags & VIP_REDIRECT != 0 {
@@ -94,11 +95,12 @@ fn ip(ctx: &XdpContext, control: &Control, addr: &[u8; 16], family: u8) -> u32 {
     xdp_action::XDP_PASS
 }
 
-/// An ARP request or neighbour solicitation for `addr`: dropped when the address is orphaned,
-/// so that the copy a dead master left on the interface stops attracting traffic.
+/// An ARP request or neighbour solicitation for the address `found` holds: dropped when the
+/// address is orphaned, so that the copy a dead master left on the interface stops attracting
+/// traffic.
 #[inline(always)]
-fn neighbour_query(addr: &[u8; 16], family: u8) -> u32 {
-    if let Some((slot, vip)) = find(addr, family) {
+fn neighbour_query(found: Option<(u32, &Vip)>, family: u8) -> u32 {
+    if let Some((slot, vip)) = found {
         if orphaned_to(vip, family).is_some() {
             count_vip(slot, VipCounter::Dropped);
             return xdp_action::XDP_DROP;
@@ -107,11 +109,25 @@ fn neighbour_query(addr: &[u8; 16], family: u8) -> u32 {
     xdp_action::XDP_PASS
 }
 
-/// The table slot holding `addr`: from its home slot, up to `VIP_PROBES` slots on, stopping at
-/// the first never-used one (the daemon inserts within the same bound).
+/// The table slot holding the IPv4 address whose 4 bytes `addr` holds in memory order.
 #[inline(always)]
-fn find(addr: &[u8; 16], family: u8) -> Option<(u32, &'static Vip)> {
-    let home = vip_home(addr);
+fn find_v4(addr: u32) -> Option<(u32, &'static Vip)> {
+    find(vip_home_v4(addr), FAMILY_IPV4, |vip| {
+        let a = &vip.addr;
+        u32::from_ne_bytes([a[0], a[1], a[2], a[3]]) == addr
+    })
+}
+
+#[inline(always)]
+fn find_v6(addr: &[u8; 16]) -> Option<(u32, &'static Vip)> {
+    find(vip_home(addr), FAMILY_IPV6, |vip| bytes_eq(&vip.addr, addr))
+}
+
+/// The table slot of the `family` address that `holds` it: from its `home` slot, up to
+/// `VIP_PROBES` slots on, stopping at the first never-used one (the daemon inserts within the
+/// same bound).
+#[inline(always)]
+fn find(home: u32, family: u8, holds: impl Fn(&Vip) -> bool) -> Option<(u32, &'static Vip)> {
     let mut i = 0;
     while i < VIP_PROBES {
         let slot = (home + i) % VIP_SLOTS;
@@ -119,7 +135,7 @@ fn find(addr: &[u8; 16], family: u8) -> Option<(u32, &'static Vip)> {
         if vip.family == VIP_EMPTY {
             return None;
         }
-        if vip.family == family && same(&vip.addr, addr, family) {
+        if vip.family == family && holds(vip) {
             return Some((slot, vip));
         }
         i += 1;
@@ -144,15 +160,14 @@ fn orphaned_to(vip: &Vip, family: u8) -> Option<[u8; 6]> {
 #[inline(always)]
 fn send_on(ctx: &XdpContext, control: &Control, to: [u8; 6], slot: u32) -> u32 {
     let to = mac_words(to);
-    match frame::mac_at(ctx, ethernet::SRC) {
-        Some(from) if from != to => {}
-        _ => return xdp_action::XDP_PASS,
-    }
-    if !frame::set_mac(ctx, ethernet::DST, to)
-        || !frame::set_mac(ctx, ethernet::SRC, mac_words(control.own_mac))
-    {
+    let Some(macs) = frame::macs_mut(ctx) else {
+        return xdp_action::XDP_PASS;
+    };
+    if macs[3] == to[0] && macs[4] == to[1] && macs[5] == to[2] {
         return xdp_action::XDP_PASS;
     }
+    let own = mac_words(control.own_mac);
+    *macs = [to[0], to[1], to[2], own[0], own[1], own[2]];
     count_vip(slot, VipCounter::Redirected);
     xdp_action::XDP_TX
 }
@@ -165,21 +180,6 @@ fn mac_words(m: [u8; 6]) -> [u16; 3] {
         u16::from_ne_bytes([m[2], m[3]]),
         u16::from_ne_bytes([m[4], m[5]]),
     ]
-}
-
-#[inline(always)]
-fn v4(a: [u8; 4]) -> [u8; 16] {
-    [a[0], a[1], a[2], a[3], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
-}
-
-/// IPv4 addresses compare their first 4 bytes only.
-#[inline(always)]
-fn same(a: &[u8; 16], b: &[u8; 16], family: u8) -> bool {
-    if family == FAMILY_IPV4 {
-        a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3]
-    } else {
-        bytes_eq(a, b)
-    }
 }
 
 /// Byte by byte: an array comparison could become a `bcmp` call, which BPF does not have.

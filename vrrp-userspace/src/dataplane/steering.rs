@@ -72,7 +72,7 @@ impl Dataplane {
                 | (if steering.guard { VIP_GUARD } else { 0 }),
             vrid: steering.vrid,
             peer_mac: steering.redirect_to.unwrap_or_default(),
-            pad: [0; 7],
+            pad: [0; 3],
         };
         self.vips
             .set(slot, vip, 0)
