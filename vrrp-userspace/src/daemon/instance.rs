@@ -220,10 +220,18 @@ impl Slot {
             Action::AddVips { .. } => self.add_vips(io).await,
             Action::RemoveVips => self.remove_vips(io).await,
             Action::SendGarp { count } => self.announce(count, io),
-            Action::ArmTimer { timer, at } => self.deadlines.arm(timer, at),
-            Action::CancelTimer(timer) => self.deadlines.cancel(timer),
+            Action::ArmTimer { .. } | Action::CancelTimer(_) => self.set_timer(action),
             // State bookkeeping happens in `entered`, once the fsm has settled.
             Action::Notify(_) => {}
+        }
+    }
+
+    /// Carries out an `ArmTimer` or `CancelTimer`; ignores any other action.
+    pub fn set_timer(&mut self, action: Action) {
+        match action {
+            Action::ArmTimer { timer, at } => self.deadlines.arm(timer, at),
+            Action::CancelTimer(timer) => self.deadlines.cancel(timer),
+            _ => {}
         }
     }
 

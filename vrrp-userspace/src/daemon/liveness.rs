@@ -24,7 +24,7 @@
 //! that keeps its priority and interval but changes those after a validated advert is believed
 //! until its next change that the program does see.
 
-use std::{collections::HashMap, net::IpAddr};
+use std::net::IpAddr;
 
 use crate::{
     dataplane::RouterLiveness,
@@ -36,10 +36,20 @@ use crate::{
 /// forged sources must not grow the table without bound.
 const MAX_SENDERS: usize = 64;
 
+/// What was last validated from one sender.
+#[derive(Clone, Copy, Debug)]
+struct Validated {
+    src: IpAddr,
+    priority: u8,
+    interval: Centisecs,
+    at: Monotonic,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Heard {
-    /// The last content validated from each sender: priority, interval, and when.
-    validated: HashMap<IpAddr, (u8, Centisecs, Monotonic)>,
+    /// The last content validated from each sender. A list, not a map: it holds one or two
+    /// senders, and is searched every time a Backup's timer consults the liveness map.
+    validated: Vec<Validated>,
     /// Slot timestamps up to here are accounted for.
     consumed: Monotonic,
 }
@@ -47,21 +57,24 @@ pub struct Heard {
 impl Heard {
     /// A socket advert from `src` passed validation and is being handed to the fsm at `now`.
     pub fn validated(&mut self, src: IpAddr, priority: u8, interval: Centisecs, now: Monotonic) {
-        if self.validated.len() >= MAX_SENDERS && !self.validated.contains_key(&src) {
-            let oldest = self
-                .validated
-                .iter()
-                .min_by_key(|(_, v)| v.2)
-                .map(|(k, _)| *k);
-            self.validated.retain(|k, _| Some(*k) != oldest);
+        self.invalid(src);
+        if self.validated.len() >= MAX_SENDERS
+            && let Some(oldest) = (0..self.validated.len()).min_by_key(|&i| self.validated[i].at)
+        {
+            self.validated.swap_remove(oldest);
         }
-        self.validated.insert(src, (priority, interval, now));
+        self.validated.push(Validated {
+            src,
+            priority,
+            interval,
+            at: now,
+        });
         self.consumed = self.consumed.max(now);
     }
 
     /// A socket advert from `src` failed validation: the slot now holds its content.
     pub fn invalid(&mut self, src: IpAddr) {
-        self.validated.remove(&src);
+        self.validated.retain(|v| v.src != src);
     }
 
     /// The instance changed state at `now`: older slot contents belong to the previous state.
@@ -80,7 +93,11 @@ impl Heard {
             return None;
         }
         self.consumed = slot.last_seen;
-        let known = self.validated.get(&slot.sender).map(|v| (v.0, v.1));
+        let known = self
+            .validated
+            .iter()
+            .find(|v| v.src == slot.sender)
+            .map(|v| (v.priority, v.interval));
         (known == Some((slot.priority, slot.interval))).then_some((
             Advert {
                 src: slot.sender,
@@ -170,10 +187,8 @@ mod tests {
             h.validated(src, 100, Centisecs(100), Monotonic(u64::from(n)));
         }
         assert_eq!(h.validated.len(), MAX_SENDERS);
-        assert!(
-            !h.validated
-                .contains_key(&IpAddr::V4(Ipv4Addr::new(192, 0, 2, 0)))
-        );
+        let first = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 0));
+        assert!(h.validated.iter().all(|v| v.src != first));
     }
 
     #[test]

@@ -252,3 +252,10 @@ pub enum Action {
     },
     CancelTimer(TimerId),
 }
+
+impl Action {
+    /// Whether the action only arms or cancels a timer.
+    pub fn is_timer(&self) -> bool {
+        matches!(self, Action::ArmTimer { .. } | Action::CancelTimer(_))
+    }
+}
