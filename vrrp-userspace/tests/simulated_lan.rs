@@ -296,7 +296,10 @@ impl<N: Node> Lan<N> {
                 }
                 (_, Some((at, k))) if at <= until => {
                     self.now = self.now.max(at);
-                    let d = self.in_flight.swap_remove(k);
+                    // `remove`, not `swap_remove`: adverts due at the same instant arrive in
+                    // the order they were sent, as on a wire (a Master's last advert, then its
+                    // priority 0 when it faults at that instant).
+                    let d = self.in_flight.remove(k);
                     if self.routers[d.to].node.is_some() {
                         self.routers[d.to].heard = Some(self.now);
                         self.event(d.to, d.vr, Event::Advert(d.advert));

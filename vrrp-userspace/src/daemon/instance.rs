@@ -47,6 +47,12 @@ pub struct Stats {
     pub discarded: [u64; Discard::COUNT],
 }
 
+/// Adverts built for one priority, with the destination of each.
+struct Built {
+    priority: u8,
+    messages: Vec<(IpAddr, Vec<u8>)>,
+}
+
 pub struct Slot {
     pub cfg: config::Instance,
     pub iface: Interface,
@@ -56,6 +62,9 @@ pub struct Slot {
     socket: Arc<VrrpSocket>,
     /// The advert we send, but for its priority.
     advert: Repr,
+    /// The adverts last built from `advert`: a Master sends the same bytes every interval,
+    /// and only the priority changes them.
+    built: Option<Built>,
     /// The VIPs of the instance's family, as adverts list them.
     advert_vips: Vec<IpAddr>,
     expected: ExpectedVersion,
@@ -137,6 +146,7 @@ impl Slot {
             source,
             socket,
             advert,
+            built: None,
             advert_vips,
             expected,
             targets,
@@ -250,6 +260,29 @@ impl Slot {
     }
 
     async fn send_advert(&mut self, priority: u8) {
+        if self.built.as_ref().is_none_or(|b| b.priority != priority) {
+            self.built = self.build_adverts(priority);
+        }
+        let Slot {
+            built: Some(built),
+            socket,
+            stats,
+            cfg,
+            ..
+        } = self
+        else {
+            return;
+        };
+        for (dst, message) in &built.messages {
+            match socket.send_to(message, *dst).await {
+                Ok(()) => stats.sent += 1,
+                Err(e) => tracing::warn!(instance = %cfg.name, "{e:#}"),
+            }
+        }
+    }
+
+    /// The adverts to send at `priority`, one per destination: the group, or each unicast peer.
+    fn build_adverts(&self, priority: u8) -> Option<Built> {
         let mut repr = self.advert.clone();
         repr.priority = priority;
         let group = match self.source {
@@ -261,7 +294,7 @@ impl Slot {
         } else {
             self.cfg.unicast_peers.clone()
         };
-        let mut buf = vec![0; repr.buffer_len()];
+        let mut messages = Vec::with_capacity(peers.len());
         for dst in peers {
             let endpoints = match (self.source, dst) {
                 (IpAddr::V4(src), IpAddr::V4(dst)) => Endpoints::V4 { src, dst },
@@ -271,19 +304,18 @@ impl Slot {
                     continue;
                 }
             };
+            let mut buf = vec![0; repr.buffer_len()];
             if let Err(e) = repr.emit(
                 &mut Packet::new_unchecked(&mut buf),
                 &endpoints,
                 V3Ipv4Checksum::default(),
             ) {
                 tracing::error!(instance = %self.cfg.name, "cannot build an advert: {e}");
-                return;
+                return None;
             }
-            match self.socket.send_to(&buf, dst).await {
-                Ok(()) => self.stats.sent += 1,
-                Err(e) => tracing::warn!(instance = %self.cfg.name, "{e:#}"),
-            }
+            messages.push((dst, buf));
         }
+        Some(Built { priority, messages })
     }
 
     async fn add_vips(&mut self, io: &Io) {
