@@ -15,6 +15,7 @@ use vrrp_userspace::{
 const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
 const XDP_TX: u32 = 3;
+const XDP_REDIRECT: u32 = 4;
 const OWN_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
 const NEW_MASTER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0b];
 
@@ -93,6 +94,46 @@ fn a_handover_window_sends_vip_traffic_to_the_new_master() {
     let mut other = udp(Family::V4);
     other[14 + 19] = 7;
     assert_eq!(run(&mut dp, &other).0, XDP_PASS);
+}
+
+#[test]
+fn a_vip_on_another_device_is_redirected_out_of_the_virtual_routers_interface() {
+    let mut dp = load();
+    // The instance interface: index 1 (BPF_PROG_RUN only reports the action, the redirect is
+    // not carried out) and a MAC of its own, the source of what leaves through it.
+    const VRRP_IFACE_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x1a];
+    let via = VipSteering {
+        vrid: 51,
+        redirect_to: Some(NEW_MASTER_MAC),
+        egress: Some((1, VRRP_IFACE_MAC)),
+        ..Default::default()
+    };
+    dp.set_vip(vip4(), via).unwrap();
+    dp.set_vip(vip6(), via).unwrap();
+    for (family, addr) in [(Family::V4, vip4()), (Family::V6, vip6())] {
+        let frame = udp(family);
+        let (action, out) = run(&mut dp, &frame);
+        assert_eq!(action, XDP_REDIRECT, "{family:?}");
+        assert_eq!(out[..6], NEW_MASTER_MAC, "destination: the new master");
+        assert_eq!(
+            out[6..12],
+            VRRP_IFACE_MAC,
+            "source: the interface it leaves by"
+        );
+        assert_eq!(out[12..], frame[12..], "nothing else changes: no NAT");
+        assert_eq!(counters(&dp, addr), (1, 0));
+    }
+    let listed = dp.vips().unwrap();
+    assert!(listed.iter().all(|v| v.steering == via), "{listed:?}");
+    // Never to the interface it leaves by: the frames would come straight back.
+    let to_us = VipSteering {
+        redirect_to: Some(VRRP_IFACE_MAC),
+        ..via
+    };
+    let err = dp.set_vip(vip4(), to_us).unwrap_err();
+    assert!(err.to_string().contains("own MAC"), "{err}");
+    assert_eq!(run(&mut dp, &arp_request()).0, XDP_PASS);
+    assert_eq!(run(&mut dp, &neighbour_solicit()).0, XDP_PASS);
 }
 
 #[test]

@@ -172,9 +172,10 @@ pub const VIP_EMPTY: u8 = 0;
 /// A slot whose address was removed: free for a new one, but probes go on past it.
 pub const VIP_REMOVED: u8 = 0xff;
 
-/// Aligned to 4 with the MAC right after the address, so that XDP loads an IPv4 address as
-/// one word and the MAC as whole words (at offset 19, as it once was, it took six byte loads).
-/// The size (28, was 32) also keeps pinned tables of the old layout from being adopted.
+/// Aligned to 4 with the MACs right after the address, so that XDP loads an IPv4 address as
+/// one word and the MACs as whole words (at offset 19, as the MAC once was, it took six byte
+/// loads). The size (36; 28 and 32 before) also keeps pinned tables of older layouts from
+/// being adopted.
 #[repr(C, align(4))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Vip {
@@ -182,13 +183,20 @@ pub struct Vip {
     pub addr: [u8; 16],
     /// Where `VIP_REDIRECT` sends frames.
     pub peer_mac: [u8; 6],
+    /// The source MAC of frames `VIP_REDIRECT` sends out of `egress_ifindex` (that interface's
+    /// own); unused when they go back out of the interface they came in on (`Control.own_mac`).
+    pub egress_mac: [u8; 6],
     /// `FAMILY_IPV4`, `FAMILY_IPV6`, `VIP_EMPTY` or `VIP_REMOVED`.
     pub family: u8,
     /// `VIP_*` bits.
     pub flags: u8,
     /// The virtual router the address belongs to, for `VIP_GUARD`.
     pub vrid: u8,
-    pub pad: [u8; 3],
+    pub pad: u8,
+    /// The interface `VIP_REDIRECT` sends frames out of (XDP_REDIRECT), for an address on
+    /// another device than the virtual router's interface, where the new master is heard;
+    /// 0: back out of the interface they came in on (XDP_TX).
+    pub egress_ifindex: u32,
 }
 
 /// The slot where the search for an address starts: its bytes folded, so that the
@@ -210,7 +218,8 @@ pub const fn vip_home_v4(addr: u32) -> u32 {
     ((h ^ (h >> 8)) & 0xff) % VIP_SLOTS
 }
 
-/// A planned handover window: send frames for this address to `peer_mac` (XDP_TX).
+/// A planned handover window: send frames for this address to `peer_mac` (XDP_TX, or
+/// XDP_REDIRECT out of `egress_ifindex`).
 pub const VIP_REDIRECT: u8 = 1;
 /// Master without accept mode (RFC 5798 §6.4.3): drop IP frames for this address that are
 /// not VRRP. ARP and ND still pass: a master must answer them.
@@ -277,8 +286,9 @@ mod tests {
         // A mapped array lays its values out 8 bytes apart: no gap between them either.
         assert_eq!(size_of::<Liveness>() % 8, 0);
         assert_eq!(size_of::<Control>() % 8, 0);
-        assert_eq!(size_of::<Vip>(), 16 + 6 + 1 + 1 + 1 + 3);
+        assert_eq!(size_of::<Vip>(), 16 + 6 + 6 + 1 + 1 + 1 + 1 + 4);
         assert_eq!(core::mem::offset_of!(Vip, peer_mac) % 2, 0);
+        assert_eq!(core::mem::offset_of!(Vip, egress_mac) % 2, 0);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! here (the advert path takes it first); ARP and ND are never sent on, only dropped for an
 //! orphaned address, whose stale copy on the interface must stop answering for it.
 
-use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
+use aya_ebpf::{bindings::xdp_action, helpers::bpf_redirect, programs::XdpContext};
 use vrrp_common::{
     maps::{
         CONTROL_ORPHANED, CONTROL_STEER, Control, FAMILY_IPV4, FAMILY_IPV6, LIVENESS_ORPHANED,
@@ -83,10 +83,13 @@ fn ip(ctx: &XdpContext, control: &Control, found: Option<(u32, &Vip)>, family: u
         return xdp_action::XDP_PASS;
     };
     if vip.flags & VIP_REDIRECT != 0 {
-        return send_on(ctx, control, vip.peer_mac, slot);
+        if vip.egress_ifindex != 0 {
+            return send_on(ctx, vip.peer_mac, vip.egress_mac, vip.egress_ifindex, slot);
+        }
+        return send_on(ctx, vip.peer_mac, control.own_mac, 0, slot);
     }
     if let Some(new_master) = orphaned_to(vip, family) {
-        return send_on(ctx, control, new_master, slot);
+        return send_on(ctx, new_master, control.own_mac, 0, slot);
     }
     if vip.flags & VIP_STRICT != 0 {
         count_vip(slot, VipCounter::Dropped);
@@ -153,12 +156,14 @@ fn orphaned_to(vip: &Vip, family: u8) -> Option<[u8; 6]> {
     (slot.flags & LIVENESS_ORPHANED != 0).then_some(slot.sender_mac)
 }
 
-/// Rewrites the frame from us to `to` and transmits it back out of the interface it came in.
+/// Rewrites the frame from `from` (our MAC on the way out) to `to` and transmits it: back out
+/// of the interface it came in (`egress` 0, XDP_TX), or out of interface `egress`
+/// (XDP_REDIRECT), for an address on another device than the one the new master is heard on.
 /// Never back to the router it came from (that would loop); never to ourselves either, which
 /// the daemon guarantees (`Dataplane::set_vip` refuses our own MAC, and a router we hear
 /// adverts from is never us).
 #[inline(always)]
-fn send_on(ctx: &XdpContext, control: &Control, to: [u8; 6], slot: u32) -> u32 {
+fn send_on(ctx: &XdpContext, to: [u8; 6], from: [u8; 6], egress: u32, slot: u32) -> u32 {
     let to = mac_words(to);
     let Some(macs) = frame::macs_mut(ctx) else {
         return xdp_action::XDP_PASS;
@@ -166,10 +171,15 @@ fn send_on(ctx: &XdpContext, control: &Control, to: [u8; 6], slot: u32) -> u32 {
     if macs[3] == to[0] && macs[4] == to[1] && macs[5] == to[2] {
         return xdp_action::XDP_PASS;
     }
-    let own = mac_words(control.own_mac);
-    *macs = [to[0], to[1], to[2], own[0], own[1], own[2]];
+    let from = mac_words(from);
+    *macs = [to[0], to[1], to[2], from[0], from[1], from[2]];
     count_vip(slot, VipCounter::Redirected);
-    xdp_action::XDP_TX
+    if egress == 0 {
+        return xdp_action::XDP_TX;
+    }
+    // SAFETY: a helper call with plain integer arguments; it returns XDP_REDIRECT, or
+    // XDP_ABORTED for flags it does not know.
+    unsafe { bpf_redirect(egress, 0) as u32 }
 }
 
 /// A MAC as the three 16-bit words the frame holds it in.

@@ -28,6 +28,10 @@ pub struct VipSteering {
     pub vrid: u8,
     /// A planned handover: send IP frames for the address to this MAC (the new master's).
     pub redirect_to: Option<[u8; 6]>,
+    /// The interface (index, MAC) a redirect leaves by (XDP_REDIRECT), its MAC the frames'
+    /// new source, when `redirect_to` is not reached through the interface they came in on:
+    /// for an address on another device than its virtual router's interface.
+    pub egress: Option<(u32, [u8; 6])>,
     /// Master without accept mode: drop IP frames for the address (ARP / ND still pass).
     pub strict: bool,
     /// Master: should the daemon die and another router take over, send frames on to it and
@@ -47,12 +51,14 @@ pub struct VipState {
 impl Dataplane {
     /// Sets (or replaces) what XDP does for `addr`, and attaches the steering variant of the
     /// program if it was not.
-    /// Refuses to redirect to the interface's own MAC (see `set_own_mac`): the frames would
-    /// come straight back.
+    /// Refuses to redirect to the MAC of the interface the frames leave by (see `set_own_mac`
+    /// and `egress`): they would come straight back.
     pub fn set_vip(&mut self, addr: IpAddr, steering: VipSteering) -> anyhow::Result<()> {
-        let own = self.control.get(0).own_mac;
+        let own = steering
+            .egress
+            .map_or(self.control.get(0).own_mac, |(_, mac)| mac);
         if steering.redirect_to == Some(own) {
-            bail!("refusing to redirect {addr} to this interface's own MAC");
+            bail!("refusing to redirect {addr} to our own MAC");
         }
         let (bytes, family) = parts(addr);
         let slot = match self.find(addr)? {
@@ -72,7 +78,9 @@ impl Dataplane {
                 | (if steering.guard { VIP_GUARD } else { 0 }),
             vrid: steering.vrid,
             peer_mac: steering.redirect_to.unwrap_or_default(),
-            pad: [0; 3],
+            egress_mac: steering.egress.map(|(_, mac)| mac).unwrap_or_default(),
+            egress_ifindex: steering.egress.map_or(0, |(ifindex, _)| ifindex),
+            pad: 0,
         };
         self.vips
             .set(slot, vip, 0)
@@ -115,6 +123,8 @@ impl Dataplane {
                 steering: VipSteering {
                     vrid: vip.vrid,
                     redirect_to: (vip.flags & VIP_REDIRECT != 0).then_some(vip.peer_mac),
+                    egress: (vip.egress_ifindex != 0)
+                        .then_some((vip.egress_ifindex, vip.egress_mac)),
                     strict: vip.flags & VIP_STRICT != 0,
                     guard: vip.flags & VIP_GUARD != 0,
                 },
