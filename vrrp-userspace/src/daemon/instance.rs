@@ -185,6 +185,13 @@ impl Slot {
             .flat_map(|t| t.vips.iter().map(|v| v.addr))
     }
 
+    /// Every VIP (and excluded VIP) with the device it goes on.
+    pub fn vips_by_device(&self) -> impl Iterator<Item = (&Interface, IpAddr)> + '_ {
+        self.targets
+            .iter()
+            .flat_map(|t| t.vips.iter().map(move |v| (&t.iface, v.addr)))
+    }
+
     pub fn liveness_key(&self) -> LivenessKey {
         let family = match self.source {
             IpAddr::V4(_) => vrrp_common::maps::FAMILY_IPV4,

@@ -403,10 +403,17 @@ impl Daemon {
     /// those in `fresh` forget the adverts they hold; detaches it from interfaces no instance
     /// uses any more. With `--xdp off`, removes what an earlier run left pinned.
     fn attach_dataplanes(&mut self, fresh: &HashSet<String>) -> Result<()> {
+        // Instance interfaces, and the devices that hold VIPs: frames for a VIP arrive where it
+        // lives, and only XDP there can send them on during a handover.
         let used: HashSet<String> = self
             .units
             .iter()
-            .flat_map(|u| u.slots.iter().map(|s| s.iface.name().to_owned()))
+            .flat_map(|u| &u.slots)
+            .flat_map(|s| {
+                std::iter::once(s.iface.name())
+                    .chain(s.vips_by_device().map(|(device, _)| device.name()))
+            })
+            .map(str::to_owned)
             .collect();
         let Xdp::Attach(mode) = self.opts.xdp else {
             for iface in &used {
@@ -1086,16 +1093,14 @@ async fn advance(
             // Redirect before the VIPs go: from here on no frame for a VIP meets a stack
             // without it. The entry does not depend on accept mode or pinning while
             // redirecting.
-            if let Some(dp) = dataplanes.get_mut(slot.iface.name()) {
-                let redirect = handover::steering(
-                    slot.cfg.vrid,
-                    slot.state,
-                    slot.handover.as_ref(),
-                    true,
-                    false,
-                );
-                apply_steering(dp, slot, redirect);
-            }
+            let redirect = handover::steering(
+                slot.cfg.vrid,
+                slot.state,
+                slot.handover.as_ref(),
+                true,
+                false,
+            );
+            apply_steering(dataplanes, slot, redirect);
             true
         }
         Step::RemoveVips => {
@@ -1109,16 +1114,15 @@ async fn advance(
             true
         }
         Step::Done => {
-            let redirected: u64 = dataplanes
-                .get(slot.iface.name())
-                .and_then(|dp| dp.vips().ok())
-                .map(|v| {
-                    v.iter()
-                        .filter(|v| v.steering.vrid == slot.cfg.vrid)
-                        .map(|v| v.redirected)
-                        .sum()
+            let redirected: u64 = slot
+                .vips_by_device()
+                .filter_map(|(device, addr)| {
+                    let vips = dataplanes.get(device.name())?.vips().ok()?;
+                    vips.into_iter()
+                        .find(|v| v.addr == addr && v.steering.vrid == slot.cfg.vrid)
                 })
-                .unwrap_or_default();
+                .map(|v| v.redirected)
+                .sum();
             tracing::info!(instance = %slot.cfg.name, redirected, "handover window over");
             slot.handover = None;
             true
@@ -1132,41 +1136,92 @@ fn steer_slot(
     slot: &mut Slot,
     cfg: &crate::fsm::Config,
 ) {
-    let Some(dp) = dataplanes.get_mut(slot.iface.name()) else {
-        return;
-    };
     let accept = cfg.accept || cfg.priority == crate::fsm::PRIORITY_OWNER;
+    let pinned = dataplanes
+        .get(slot.iface.name())
+        .is_some_and(Dataplane::pinned);
     let wanted = handover::steering(
         slot.cfg.vrid,
         slot.state,
         slot.handover.as_ref(),
         accept,
-        dp.pinned(),
+        pinned,
     );
-    apply_steering(dp, slot, wanted);
+    apply_steering(dataplanes, slot, wanted);
 }
 
-/// Takes one slot's entries out of its interface's XDP table.
+/// Takes one slot's entries out of the XDP tables of its devices.
 fn steer_slot_off(dataplanes: &mut BTreeMap<String, Dataplane>, slot: &mut Slot) {
-    if let Some(dp) = dataplanes.get_mut(slot.iface.name()) {
-        apply_steering(dp, slot, None);
-    }
+    apply_steering(dataplanes, slot, None);
 }
 
-fn apply_steering(dp: &mut Dataplane, slot: &mut Slot, wanted: Option<VipSteering>) {
+/// Sets `wanted` for the slot's VIPs on its interface, and what follows from it
+/// (`steering_elsewhere`) for its VIPs on other devices, in each device's XDP table.
+fn apply_steering(
+    dataplanes: &mut BTreeMap<String, Dataplane>,
+    slot: &mut Slot,
+    wanted: Option<VipSteering>,
+) {
     if wanted == slot.steering {
         return;
     }
-    for addr in slot.own_vips().collect::<Vec<_>>() {
-        let done = match wanted {
+    let elsewhere = wanted.and_then(|w| steering_elsewhere(w, slot));
+    let entries: Vec<(String, std::net::IpAddr, Option<VipSteering>)> = slot
+        .vips_by_device()
+        .map(|(device, addr)| {
+            let steering = if *device == slot.iface {
+                wanted
+            } else {
+                elsewhere
+            };
+            (device.name().to_owned(), addr, steering)
+        })
+        .collect();
+    for (device, addr, steering) in entries {
+        let Some(dp) = dataplanes.get_mut(&device) else {
+            continue;
+        };
+        let done = match steering {
             Some(steering) => dp.set_vip(addr, steering),
             None => dp.remove_vip(addr),
         };
         if let Err(e) = done {
-            tracing::error!(instance = %slot.cfg.name, "{e:#}");
+            tracing::error!(instance = %slot.cfg.name, interface = %device, "{e:#}");
         }
     }
     slot.steering = wanted;
+}
+
+/// What XDP on another device does with the slot's VIPs there when its interface's table
+/// holds `wanted`. A redirect goes out of the slot's interface (XDP_REDIRECT), where the new
+/// master was heard and its MAC is valid; the new master takes the frame in on its own
+/// interface and, the VIP being a local address there, accepts it (weak host model; a strict
+/// `rp_filter` would drop it, its source being reached through the VIP's device). Strict mode
+/// applies as on the interface: RFC 5798 §6.4.3 concerns every VIP. No guard: the dead-man
+/// switch works from the liveness map of the device's own program, which never sees the
+/// virtual router's adverts.
+fn steering_elsewhere(wanted: VipSteering, slot: &Slot) -> Option<VipSteering> {
+    let egress = match wanted.redirect_to {
+        Some(_) => match slot.iface.mac() {
+            Ok(mac) => Some((slot.iface.index(), mac)),
+            Err(e) => {
+                tracing::error!(instance = %slot.cfg.name, "no redirect from other devices: {e:#}");
+                return None;
+            }
+        },
+        None => None,
+    };
+    let steering = VipSteering {
+        egress,
+        guard: false,
+        ..wanted
+    };
+    (steering
+        != VipSteering {
+            vrid: wanted.vrid,
+            ..VipSteering::default()
+        })
+    .then_some(steering)
 }
 
 /// Loads and attaches XDP on `iface`, pinned under `pin_root` when given (and possible);
