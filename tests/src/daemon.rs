@@ -149,6 +149,34 @@ impl Lan {
         }
     }
 
+    /// Adds a second LAN for VIPs on another device than the VRRP interface (`dev eth1` in
+    /// `virtual_ipaddress`): `eth1` in every router (198.51.100.N/24, MAC
+    /// 02:00:00:00:01:0N) on a bridge `br1` in the client namespace (`SECOND_CLIENT_ADDR`).
+    /// Routers filter reverse paths loosely, as such a deployment needs: during a handover the
+    /// new master receives the VIP's frames on `eth0`, from sources reached through `eth1`.
+    pub fn add_second_lan(&self) {
+        self.client.ip(&["link", "add", "br1", "type", "bridge"]);
+        self.client.ip(&["link", "set", "br1", "up"]);
+        self.client.ip(&[
+            "addr",
+            "add",
+            &format!("{SECOND_CLIENT_ADDR}/24"),
+            "dev",
+            "br1",
+        ]);
+        // As for br0 (see `new`).
+        self.client.exec(&["ethtool", "-K", "br1", "tx", "off"]);
+        for (i, r) in self.routers.iter().enumerate() {
+            let n = i + 1;
+            let port = format!("q{n}");
+            veth(&self.client, &port, r, "eth1");
+            self.client.ip(&["link", "set", &port, "master", "br1"]);
+            r.ip(&["link", "set", "eth1", "address", &second_mac(n)]);
+            r.ip(&["addr", "add", &format!("198.51.100.{n}/24"), "dev", "eth1"]);
+            r.exec(&["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=2"]);
+        }
+    }
+
     /// Moves the receive work of the bridge's ports into NAPI threads. A frame a router sends
     /// is otherwise forwarded by the bridge, and received by every other router, inside the
     /// sender's own system call (veth hands it over synchronously), and billed to the sender:
@@ -179,12 +207,20 @@ impl Lan {
 
     /// The MAC the client's neighbour table holds for `ip`, if any.
     pub fn client_mac_of(&self, ip: &str) -> Option<String> {
-        let out = self.client.exec(&["ip", "neigh", "show", ip, "dev", "br0"]);
+        let out = self.client.exec(&["ip", "neigh", "show", ip]);
         let text = String::from_utf8_lossy(&out.stdout);
         let mut words = text.split_whitespace();
         words.find(|w| *w == "lladdr")?;
         words.next().map(str::to_owned)
     }
+}
+
+/// The client's address on the LAN of `Lan::add_second_lan`.
+pub const SECOND_CLIENT_ADDR: &str = "198.51.100.10";
+
+/// Router `n`'s MAC on the LAN of `Lan::add_second_lan`.
+pub fn second_mac(n: usize) -> String {
+    format!("02:00:00:00:01:{n:02x}")
 }
 
 pub fn addr(n: usize) -> String {

@@ -5,7 +5,7 @@
 use std::{net::SocketAddrV4, time::Duration, time::Instant};
 
 use tests::{
-    daemon::{Daemon, Lan, VIP, config, has_addr, holds_for, mac, wait_for},
+    daemon::{Daemon, Lan, VIP, config, has_addr, holds_for, mac, second_mac, wait_for},
     probe::{PORT, Probes, Responder},
 };
 
@@ -58,22 +58,25 @@ fn redirected(log: &str) -> u64 {
         .sum()
 }
 
-#[test]
-fn sigterm_on_the_master_hands_over_without_losing_a_probe() {
-    let (lan, r1, r2, _responders) = lan_with_master("hosig", "0.1", "  handover_window 2");
-    // A client that does not act on the new master's gratuitous ARPs (as some upstream
-    // routers do; only the GARPs are dropped, r2's other ARP still passes): its frames keep
-    // coming to r1, which must send them on to r2.
+/// A client that does not act on gratuitous ARPs for `vip` from `from` (as some upstream
+/// routers do; only the GARPs are dropped, the router's other ARP still passes): its frames
+/// keep coming to the old master, which must send them on to the new one.
+fn ignore_garps(lan: &Lan, from: &str, vip: &str) {
     for rule in [
         "add table arp t".to_owned(),
         "add chain arp t c { type filter hook input priority 0; }".to_owned(),
         format!(
-            "add rule arp t c arp saddr ether {} arp saddr ip {VIP} arp daddr ip {VIP} drop",
-            mac(2)
+            "add rule arp t c arp saddr ether {from} arp saddr ip {vip} arp daddr ip {vip} drop"
         ),
     ] {
         lan.client.exec(&["sh", "-c", &format!("nft '{rule}'")]);
     }
+}
+
+#[test]
+fn sigterm_on_the_master_hands_over_without_losing_a_probe() {
+    let (lan, r1, r2, _responders) = lan_with_master("hosig", "0.1", "  handover_window 2");
+    ignore_garps(&lan, &mac(2), VIP);
     let probes = Probes::start(&lan.client, target(), RATE, Duration::from_millis(1500));
     std::thread::sleep(Duration::from_millis(300));
     let handover = Instant::now();
@@ -256,4 +259,63 @@ fn an_instance_reloaded_away_while_awaiting_a_new_master_takes_its_vips_along() 
         || !has_addr(lan.router(1), "eth0", VIP),
         || r1.log_text(),
     );
+}
+
+/// A VIP on another device than the VRRP interface (`dev eth1`, adverts on eth0): during the
+/// window r1's XDP on eth1 sends the VIP's frames out of eth0 (XDP_REDIRECT), to r2's eth0
+/// MAC as r2's adverts carry it.
+#[test]
+fn sigterm_hands_over_a_vip_on_another_device_through_the_vrrp_interface() {
+    const VIP1: &str = "198.51.100.100";
+    let lan = Lan::new("hodev", 2);
+    lan.add_second_lan();
+    let conf = |priority| {
+        config(priority, "0.1", "  handover_window 2")
+            .replace(&format!("{VIP}/32"), &format!("{VIP1}/24 dev eth1"))
+    };
+    let r1 = lan.daemon(1, &conf(150), &[]);
+    let r2 = lan.daemon(2, &conf(100), &[]);
+    wait_for(
+        "r1 to become master",
+        Duration::from_secs(10),
+        || is_master(&r1) && has_addr(lan.router(1), "eth1", VIP1),
+        || format!("{}\n{}", r1.log_text(), r2.log_text()),
+    );
+    let _responders = [
+        Responder::start(lan.router(1), 1),
+        Responder::start(lan.router(2), 2),
+    ];
+    lan.client.exec(&["ping", "-c", "1", "-W", "2", VIP1]);
+    assert_eq!(lan.client_mac_of(VIP1), Some(second_mac(1)));
+    ignore_garps(&lan, &second_mac(2), VIP1);
+    let target = SocketAddrV4::new(VIP1.parse().unwrap(), PORT);
+    let probes = Probes::start(&lan.client, target, RATE, Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(300));
+    let handover = Instant::now();
+    let stopping = std::thread::spawn(move || r1.stop(libc::SIGTERM));
+    let result = probes.wait();
+    stopping.join().unwrap();
+    let r1_log = std::fs::read_to_string(lan.scratch.path("r1.log")).unwrap_or_default();
+    assert_eq!(
+        result.lost(),
+        0,
+        "lost {} of {} probes (longest outage {:?})\n{r1_log}",
+        result.lost(),
+        result.sent(),
+        result.longest_outage()
+    );
+    let late = result.answered_after(handover + Duration::from_millis(500));
+    assert!(
+        late == [2].into(),
+        "after the handover only r2 answers: {late:?}"
+    );
+    // The VIP's only entry is in r1's eth1 table.
+    let n = redirected(&r1_log);
+    assert!(n > 0, "r1 redirected no frame to r2\n{r1_log}");
+    assert!(has_addr(lan.router(2), "eth1", VIP1));
+    assert!(
+        !has_addr(lan.router(1), "eth1", VIP1),
+        "the VIP stayed on r1"
+    );
+    assert!(is_master(&r2));
 }
