@@ -261,20 +261,23 @@ fn an_instance_reloaded_away_while_awaiting_a_new_master_takes_its_vips_along() 
     );
 }
 
+/// A VIP on the second LAN (`Lan::add_second_lan`), while adverts go out of eth0.
+const VIP1: &str = "198.51.100.100";
+
+/// `config` with its VIP replaced by `VIP1` on eth1.
+fn config_vip_on_eth1(priority: u8, extra: &str) -> String {
+    config(priority, "0.1", extra).replace(&format!("{VIP}/32"), &format!("{VIP1}/24 dev eth1"))
+}
+
 /// A VIP on another device than the VRRP interface (`dev eth1`, adverts on eth0): during the
 /// window r1's XDP on eth1 sends the VIP's frames out of eth0 (XDP_REDIRECT), to r2's eth0
 /// MAC as r2's adverts carry it.
 #[test]
 fn sigterm_hands_over_a_vip_on_another_device_through_the_vrrp_interface() {
-    const VIP1: &str = "198.51.100.100";
     let lan = Lan::new("hodev", 2);
     lan.add_second_lan();
-    let conf = |priority| {
-        config(priority, "0.1", "  handover_window 2")
-            .replace(&format!("{VIP}/32"), &format!("{VIP1}/24 dev eth1"))
-    };
-    let r1 = lan.daemon(1, &conf(150), &[]);
-    let r2 = lan.daemon(2, &conf(100), &[]);
+    let r1 = lan.daemon(1, &config_vip_on_eth1(150, "  handover_window 2"), &[]);
+    let r2 = lan.daemon(2, &config_vip_on_eth1(100, "  handover_window 2"), &[]);
     wait_for(
         "r1 to become master",
         Duration::from_secs(10),
@@ -318,4 +321,38 @@ fn sigterm_hands_over_a_vip_on_another_device_through_the_vrrp_interface() {
         "the VIP stayed on r1"
     );
     assert!(is_master(&r2));
+}
+
+/// Strict mode (no accept, RFC 5798 §6.4.3) concerns every VIP, also one on another device
+/// than the VRRP interface: XDP there drops IP to it and still lets ARP for it be answered.
+#[test]
+fn without_accept_mode_ip_to_a_vip_on_another_device_is_dropped() {
+    let lan = Lan::new("hodrop", 1);
+    lan.add_second_lan();
+    let r1 = lan.daemon(1, &config_vip_on_eth1(150, "  no_accept"), &[]);
+    wait_for(
+        "r1 to become master",
+        Duration::from_secs(10),
+        || is_master(&r1) && has_addr(lan.router(1), "eth1", VIP1),
+        || r1.log_text(),
+    );
+    let _responder = Responder::start(lan.router(1), 1);
+    let target = SocketAddrV4::new(VIP1.parse().unwrap(), PORT);
+    let result = Probes::start(&lan.client, target, RATE, Duration::from_millis(300)).wait();
+    assert!(
+        result.sent() > 0 && result.lost() == result.sent(),
+        "{} of {} probes answered",
+        result.sent() - result.lost(),
+        result.sent()
+    );
+    let status = state(&r1);
+    assert!(
+        status.contains(&format!("vip {VIP1} vrid 51 strict")) && status.contains("dropped="),
+        "{status}"
+    );
+    assert_eq!(
+        lan.client_mac_of(VIP1),
+        Some(second_mac(1)),
+        "ARP for the VIP is answered"
+    );
 }
