@@ -356,3 +356,39 @@ fn without_accept_mode_ip_to_a_vip_on_another_device_is_dropped() {
         "ARP for the VIP is answered"
     );
 }
+
+/// `xvrrp status` names the interface a VIP on another device is redirected out of.
+#[test]
+fn the_status_shows_where_a_vip_on_another_device_is_redirected() {
+    let lan = Lan::new("hovia", 2);
+    lan.add_second_lan();
+    let r1 = lan.daemon(1, &config_vip_on_eth1(150, "  handover_window 5"), &[]);
+    let _r2 = lan.daemon(2, &config_vip_on_eth1(100, "  handover_window 5"), &[]);
+    wait_for(
+        "r1 to become master",
+        Duration::from_secs(10),
+        || is_master(&r1),
+        || r1.log_text(),
+    );
+    let out = std::process::Command::new(tests::daemon::xvrrp())
+        .args(["handover", "--control"])
+        .arg(&r1.control)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let redirect = format!("vip {VIP1} vrid 51 redirect-to {} via eth0 ", mac(2));
+    wait_for(
+        "the redirect in r1's eth1 table",
+        Duration::from_secs(5),
+        || {
+            let status = state(&r1);
+            let mut lines = status.lines().skip_while(|l| !l.starts_with("xdp eth1 "));
+            lines.nth(1).is_some_and(|l| l.contains(&redirect))
+        },
+        || state(&r1),
+    );
+}

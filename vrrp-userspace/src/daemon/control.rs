@@ -84,6 +84,9 @@ pub struct VipStatus {
     pub vrid: u8,
     /// Where frames are redirected during a handover window.
     pub redirect_to: Option<String>,
+    /// The interface they leave by, when not the one they came in on: a VIP on another device
+    /// than its virtual router's interface.
+    pub redirect_via: Option<String>,
     pub strict: bool,
     pub guard: bool,
     pub redirected: u64,
@@ -96,6 +99,10 @@ impl From<&crate::dataplane::VipState> for VipStatus {
             addr: v.addr.to_string(),
             vrid: v.steering.vrid,
             redirect_to: v.steering.redirect_to.map(super::handover::mac),
+            redirect_via: v
+                .steering
+                .egress
+                .map(|(ifindex, _)| interface_name(ifindex)),
             strict: v.steering.strict,
             guard: v.steering.guard,
             redirected: v.redirected,
@@ -336,7 +343,10 @@ pub fn render(status: &Status) -> String {
         for v in &x.vips {
             let mut what = Vec::new();
             if let Some(to) = &v.redirect_to {
-                what.push(format!("redirect-to {to}"));
+                what.push(match &v.redirect_via {
+                    Some(via) => format!("redirect-to {to} via {via}"),
+                    None => format!("redirect-to {to}"),
+                });
             }
             if v.strict {
                 what.push("strict".into());
@@ -355,6 +365,20 @@ pub fn render(status: &Status) -> String {
         }
     }
     out
+}
+
+/// The name of interface `index` in the daemon's namespace, or the index if it is gone.
+fn interface_name(index: u32) -> String {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: `buf` holds IF_NAMESIZE bytes, as if_indextoname requires.
+    let name = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
+    if name.is_null() {
+        return format!("ifindex {index}");
+    }
+    // SAFETY: on success `buf` holds a NUL-terminated name.
+    unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn counters(c: &BTreeMap<String, u64>) -> String {
