@@ -544,6 +544,17 @@ impl Daemon {
             let cfg = unit.machine.member(i).config();
             steer_slot(&mut self.dataplanes, slot, cfg);
         }
+        // A guard that came or went arms or disarms the dead-man switch on the next turn of
+        // the loop, not at the next beat: a Master killed within a beat of taking over must
+        // already be guarded (a test that killed one at once flaked on this).
+        let armed = &self.heartbeat.armed;
+        if unit
+            .slots
+            .iter()
+            .any(|s| s.steering.is_some_and(|v| v.guard) != armed.contains(s.iface.name()))
+        {
+            self.heartbeat.next = Monotonic(0);
+        }
     }
 
     async fn on_request(&mut self, req: control::Request) {
