@@ -46,16 +46,20 @@ pub fn parse_v4(ctx: &XdpContext, l3: usize) -> Result<Advert, Reject> {
     if frame::u8_at(ctx, l3 + ipv4::TTL) != Some(vrrp::TTL) {
         return Err(Reject::TtlNot255);
     }
-    let src: [u8; 4] = frame::read(ctx, l3 + ipv4::SRC).ok_or(Reject::Truncated)?;
-    let dst: [u8; 4] = frame::read(ctx, l3 + ipv4::DST).ok_or(Reject::Truncated)?;
+    let src: [u8; 4] = frame::bytes_at::<2, 4>(ctx, l3 + ipv4::SRC).ok_or(Reject::Truncated)?;
+    let dst: [u8; 4] = frame::bytes_at::<2, 4>(ctx, l3 + ipv4::DST).ok_or(Reject::Truncated)?;
     let header = Header::read(ctx, l3 + ihl, total_len - ihl, ipv4::ADDR_LEN, true)?;
     let len = header.message_len;
-    let sum = sum_message(ctx, l3 + ihl, len)?;
+    let sum = header.sum_message(ctx, l3 + ihl)?;
     // Version 2 sums the message alone. Version 3 over IPv4: RFC 5798 adds the pseudo-header,
-    // but implementations differ (keepalived and Cisco), so either form is accepted.
-    let pseudo = checksum::pseudo_header_v4(src, dst, vrrp::IP_PROTOCOL, len as u16);
-    let valid = checksum::is_valid(sum)
-        || header.version == vrrp::VERSION_3 && checksum::is_valid(sum + pseudo);
+    // but implementations differ (keepalived and Cisco), so either form is accepted; the
+    // RFC's form is tried first.
+    let valid = if header.version == vrrp::VERSION_3 {
+        let pseudo = checksum::pseudo_header_v4(src, dst, vrrp::IP_PROTOCOL, len as u16);
+        checksum::is_valid(sum + pseudo) || checksum::is_valid(sum)
+    } else {
+        checksum::is_valid(sum)
+    };
     if !valid {
         return Err(Reject::BadChecksum);
     }
@@ -76,11 +80,11 @@ pub fn parse_v6(ctx: &XdpContext, l3: usize) -> Result<Advert, Reject> {
     if frame::u8_at(ctx, l3 + ipv6::HOP_LIMIT) != Some(vrrp::TTL) {
         return Err(Reject::TtlNot255);
     }
-    let src: [u8; 16] = frame::read(ctx, l3 + ipv6::SRC).ok_or(Reject::Truncated)?;
-    let dst: [u8; 16] = frame::read(ctx, l3 + ipv6::DST).ok_or(Reject::Truncated)?;
+    let src: [u8; 16] = frame::bytes_at::<8, 16>(ctx, l3 + ipv6::SRC).ok_or(Reject::Truncated)?;
+    let dst: [u8; 16] = frame::bytes_at::<8, 16>(ctx, l3 + ipv6::DST).ok_or(Reject::Truncated)?;
     let header = Header::read(ctx, vrrp_start, payload_len, ipv6::ADDR_LEN, false)?;
     let len = header.message_len;
-    let sum = sum_message(ctx, vrrp_start, len)?;
+    let sum = header.sum_message(ctx, vrrp_start)?;
     if !checksum::is_valid(
         sum + checksum::pseudo_header_v6(src, dst, vrrp::IP_PROTOCOL, len as u32),
     ) {
@@ -94,6 +98,8 @@ struct Header {
     /// What the fixed header and `count` add up to: the bytes the checksum covers. A sender
     /// that appended bytes after it gets a bad checksum, as its sum covered them.
     message_len: usize,
+    /// Partial checksum of the fixed header, summed from the words already read.
+    sum: u32,
     version: u8,
     vrid: u8,
     priority: u8,
@@ -109,7 +115,10 @@ impl Header {
         addr_len: usize,
         v2_allowed: bool,
     ) -> Result<Self, Reject> {
-        let fixed: [u8; vrrp::HEADER_LEN] = frame::read(ctx, at).ok_or(Reject::Truncated)?;
+        let words =
+            frame::words_at::<{ vrrp::HEADER_LEN / 2 }>(ctx, at).ok_or(Reject::Truncated)?;
+        // SAFETY: the same bytes, as the frame holds them.
+        let fixed: [u8; vrrp::HEADER_LEN] = unsafe { core::mem::transmute(words) };
         let version = fixed[vrrp::VERSION_TYPE] >> 4;
         if !(version == vrrp::VERSION_3 || version == vrrp::VERSION_2 && v2_allowed) {
             return Err(Reject::UnsupportedVersion);
@@ -129,8 +138,15 @@ impl Header {
                 fixed[vrrp::V3_MAX_ADVER_INT + 1],
             ]) & vrrp::V3_MAX_ADVER_INT_MASK
         };
+        let mut sum = 0;
+        let mut i = 0;
+        while i < words.len() {
+            sum += u32::from(u16::from_be(words[i]));
+            i += 1;
+        }
         Ok(Self {
             message_len,
+            sum,
             version,
             vrid: fixed[vrrp::VRID],
             priority: fixed[vrrp::PRIORITY],
@@ -144,7 +160,7 @@ impl Header {
         if self.interval_cs == 0 {
             return Err(Reject::ZeroInterval);
         }
-        let sender_mac = frame::read(ctx, ethernet::SRC).ok_or(Reject::Truncated)?;
+        let sender_mac = frame::bytes_at::<3, 6>(ctx, ethernet::SRC).ok_or(Reject::Truncated)?;
         Ok(Advert {
             family,
             vrid: self.vrid,
@@ -157,23 +173,27 @@ impl Header {
     }
 }
 
-/// Ones'-complement partial sum of the `len`-byte message at `at`.
-///
-/// `len` comes from `message_len`: a multiple of 4 no larger than `MAX_MESSAGE_LEN`, so one
-/// bounded loop over 32-bit words covers it. Each read is bounds-checked for the verifier.
-#[inline(always)]
-fn sum_message(ctx: &XdpContext, at: usize, len: usize) -> Result<u32, Reject> {
-    const MAX_WORDS: usize = vrrp::MAX_MESSAGE_LEN / 4;
-    let words = len / 4;
-    let mut acc: u32 = 0;
-    let mut i = 0;
-    while i < MAX_WORDS && i < words {
-        // Opaque to LLVM, which would otherwise fold the per-read checks into one check
-        // before the loop; the verifier only accepts a check next to each read.
-        let offset = core::hint::black_box(at + i * 4);
-        let w = frame::be32_at(ctx, offset).ok_or(Reject::Truncated)?;
-        acc += (w >> 16) + (w & 0xffff);
-        i += 1;
+impl Header {
+    /// Ones'-complement partial sum of the message at `at` (`message_len` bytes): the fixed
+    /// header's sum, then the words after it.
+    ///
+    /// `message_len` is a multiple of 4 no larger than `MAX_MESSAGE_LEN`, so one bounded loop
+    /// over pairs of 16-bit words covers the rest. Each read is bounds-checked for the
+    /// verifier.
+    #[inline(always)]
+    fn sum_message(&self, ctx: &XdpContext, at: usize) -> Result<u32, Reject> {
+        const MAX_WORDS: usize = (vrrp::MAX_MESSAGE_LEN - vrrp::HEADER_LEN) / 4;
+        let words = (self.message_len - vrrp::HEADER_LEN) / 4;
+        let mut acc = self.sum;
+        let mut i = 0;
+        while i < MAX_WORDS && i < words {
+            // Opaque to LLVM, which would otherwise fold the per-read checks into one check
+            // before the loop; the verifier only accepts a check next to each read.
+            let offset = core::hint::black_box(at + vrrp::HEADER_LEN + i * 4);
+            let [hi, lo] = frame::words_at::<2>(ctx, offset).ok_or(Reject::Truncated)?;
+            acc += u32::from(u16::from_be(hi)) + u32::from(u16::from_be(lo));
+            i += 1;
+        }
+        Ok(acc)
     }
-    Ok(acc)
 }

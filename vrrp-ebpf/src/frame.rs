@@ -99,8 +99,3 @@ pub fn u8_at(ctx: &XdpContext, offset: usize) -> Option<u8> {
 pub fn be16_at(ctx: &XdpContext, offset: usize) -> Option<u16> {
     read::<[u8; 2]>(ctx, offset).map(u16::from_be_bytes)
 }
-
-#[inline(always)]
-pub fn be32_at(ctx: &XdpContext, offset: usize) -> Option<u32> {
-    read::<[u8; 4]>(ctx, offset).map(u32::from_be_bytes)
-}
