@@ -358,6 +358,17 @@ impl Daemon {
             .expect("running xvrrp status")
     }
 
+    /// `xvrrp handover` against this daemon, with `args` (e.g. `--instance NAME`).
+    pub fn handover(&self, args: &[&str]) -> Output {
+        Command::new(xvrrp())
+            .arg("handover")
+            .args(args)
+            .arg("--control")
+            .arg(&self.control)
+            .output()
+            .expect("running xvrrp handover")
+    }
+
     /// Rewrites the configuration file (for a reload).
     pub fn rewrite(&self, config: &str) {
         std::fs::write(&self.config, config).unwrap();

@@ -113,11 +113,7 @@ fn xvrrp_handover_moves_mastership_and_stays_backup() {
     let (lan, r1, r2, _responders) = lan_with_master("hocmd", "0.1", "");
     let probes = Probes::start(&lan.client, target(), RATE, Duration::from_millis(1500));
     std::thread::sleep(Duration::from_millis(300));
-    let out = std::process::Command::new(tests::daemon::xvrrp())
-        .args(["handover", "--instance", "VI_1", "--control"])
-        .arg(&r1.control)
-        .output()
-        .unwrap();
+    let out = r1.handover(&["--instance", "VI_1"]);
     assert!(
         out.status.success() && String::from_utf8_lossy(&out.stdout).contains("VI_1"),
         "{}",
@@ -143,11 +139,7 @@ fn xvrrp_handover_moves_mastership_and_stays_backup() {
     );
     assert!(!has_addr(lan.router(1), "eth0", VIP));
     // Nothing to hand over now: a clear error.
-    let again = std::process::Command::new(tests::daemon::xvrrp())
-        .args(["handover", "--instance", "VI_1", "--control"])
-        .arg(&r1.control)
-        .output()
-        .unwrap();
+    let again = r1.handover(&["--instance", "VI_1"]);
     assert!(!again.status.success());
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("not MASTER"),
@@ -234,11 +226,7 @@ fn an_instance_reloaded_away_while_awaiting_a_new_master_takes_its_vips_along() 
     );
     // No Backup to take over: the handover would hold the VIP for a Master_Down_Interval
     // of the slowest Backup (over 4 s) before giving up.
-    let out = std::process::Command::new(tests::daemon::xvrrp())
-        .args(["handover", "--control"])
-        .arg(&r1.control)
-        .output()
-        .unwrap();
+    let out = r1.handover(&[]);
     assert!(
         out.status.success(),
         "{}",
@@ -370,11 +358,7 @@ fn the_status_shows_where_a_vip_on_another_device_is_redirected() {
         || is_master(&r1),
         || r1.log_text(),
     );
-    let out = std::process::Command::new(tests::daemon::xvrrp())
-        .args(["handover", "--control"])
-        .arg(&r1.control)
-        .output()
-        .unwrap();
+    let out = r1.handover(&[]);
     assert!(
         out.status.success(),
         "{}",
