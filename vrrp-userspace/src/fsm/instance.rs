@@ -236,6 +236,13 @@ impl Instance {
 
     /// RFC 5798 §6.4.2 "If an ADVERTISEMENT is received".
     fn backup_received(&mut self, advert: Advert, now: Monotonic, out: &mut Vec<Action>) {
+        if let Some(at) = self.renew(advert, now) {
+            out.push(Action::ArmTimer {
+                timer: TimerId::MasterDown,
+                at,
+            });
+            return;
+        }
         if advert.priority == PRIORITY_STOP {
             let at = now + self.skew_time();
             self.armed.arm(out, TimerId::MasterDown, at);
@@ -295,6 +302,31 @@ impl Instance {
 
     // §6.4.3 Master ----------------------------------------------------------------------------
 
+    /// The common case of §6.4.2, an advert that only resets Master_Down_Timer, without building
+    /// actions: if `advert`, received at `now`, would do nothing else (we are Backup, it is
+    /// accepted, no preempt_delay countdown, no interval to learn, no sync group waiting on us),
+    /// resets the timer and returns its deadline; otherwise returns `None` and changes nothing,
+    /// and the advert is for [`Self::handle`]. An idle Backup renews each of its instances
+    /// dozens of times a second, most of them from adverts XDP absorbed.
+    pub fn renew(&mut self, advert: Advert, now: Monotonic) -> Option<Monotonic> {
+        let accepted = self.cfg.nopreempt || self.yielded || advert.priority >= self.priority();
+        let learns = self.cfg.version == Version::V3
+            && advert.max_adver_int.0 > 0
+            && advert.max_adver_int != self.master_adver_int;
+        if self.state != State::Backup
+            || advert.priority == PRIORITY_STOP
+            || !accepted
+            || learns
+            || self.cfg.preempt_delay.0 > 0
+            || self.group.wants_master
+        {
+            return None;
+        }
+        let at = now + self.master_down_interval();
+        self.armed.set(TimerId::MasterDown, at);
+        Some(at)
+    }
+
     /// RFC 5798 §6.4.3 "If an ADVERTISEMENT is received".
     fn master_received(&mut self, advert: Advert, now: Monotonic, out: &mut Vec<Action>) {
         if advert.priority == PRIORITY_STOP {
@@ -334,11 +366,32 @@ impl Instance {
 
     /// RFC 5798 §6.4.3 "If the Adver_Timer fires", and the reply to a priority-0 advert.
     fn send_advert(&mut self, now: Monotonic, out: &mut Vec<Action>) {
-        out.push(Action::SendAdvert {
-            priority: self.priority(),
+        let (priority, at) = self.rearm_advert(now);
+        out.push(Action::SendAdvert { priority });
+        out.push(Action::ArmTimer {
+            timer: TimerId::Adver,
+            at,
         });
+    }
+
+    /// Re-arms Adver_Timer after an advert sent at `now`; returns the priority to advertise and
+    /// the next deadline.
+    fn rearm_advert(&mut self, now: Monotonic) -> (u8, Monotonic) {
         let at = next_advert(now, self.cfg.advert_interval, self.cfg.advert_grid);
-        self.armed.arm(out, TimerId::Adver, at);
+        self.armed.set(TimerId::Adver, at);
+        (self.priority(), at)
+    }
+
+    /// The common case of §6.4.3, a Master's Adver_Timer firing, without building actions:
+    /// if the timer is due at `now`, re-arms it and returns the priority to advertise and the
+    /// next deadline, which is all `TimerExpired(Adver)` would do (a Master's state, and so a
+    /// sync group's, does not change by it); otherwise `None`. An idle Master does this once
+    /// an interval per instance.
+    pub fn readvertise(&mut self, now: Monotonic) -> Option<(u8, Monotonic)> {
+        if self.state != State::Master || !self.armed.take_due(TimerId::Adver, now) {
+            return None;
+        }
+        Some(self.rearm_advert(now))
     }
 
     /// Master→Backup: cancel Adver_Timer, arm Master_Down_Timer, release the addresses (a
@@ -753,5 +806,64 @@ mod tests {
         assert_eq!(actions[0], Action::SendAdvert { priority: 100 });
         assert!(actions.contains(&Action::RemoveVips));
         assert_eq!(i.state(), State::Backup);
+    }
+
+    #[test]
+    fn renew_resets_master_down_as_the_advert_would_and_declines_everything_else() {
+        let plain = |a: Event| match a {
+            Event::Advert(a) => a,
+            _ => unreachable!(),
+        };
+        let mut fed = backup(config());
+        let mut renewed = backup(config());
+        let same = plain(advert(HIGHER, 150, 100));
+        let actions = fed.handle(Event::Advert(same), T1);
+        let at = renewed.renew(same, T1).expect("a plain renewal");
+        assert_eq!(actions, [arm(TimerId::MasterDown, at.0)]);
+        // Both fire at that deadline, and not a nanosecond before.
+        let before = Monotonic(at.0 - 1);
+        for i in [&mut fed, &mut renewed] {
+            assert!(
+                i.handle(Event::TimerExpired(TimerId::MasterDown), before)
+                    .is_empty()
+            );
+        }
+        assert_eq!(
+            fed.handle(Event::TimerExpired(TimerId::MasterDown), at),
+            renewed.handle(Event::TimerExpired(TimerId::MasterDown), at)
+        );
+
+        let mut b = backup(config());
+        for (case, a) in [
+            ("priority 0", advert(HIGHER, 0, 100)),
+            ("below us, preempting", advert(LOWER, 50, 100)),
+            ("a new interval to learn", advert(HIGHER, 150, 50)),
+        ] {
+            assert_eq!(b.renew(plain(a), T1), None, "{case}");
+        }
+        let mut cfg = config();
+        cfg.preempt_delay = Centisecs(500);
+        assert_eq!(backup(cfg).renew(same, T1), None, "preempt_delay");
+        assert_eq!(master(config()).renew(same, TX), None, "Master");
+    }
+
+    #[test]
+    fn readvertise_is_the_adver_timer_expiry_without_actions() {
+        let mut fed = master(config());
+        let mut sent = master(config());
+        let early = Monotonic(TA.0 - 1);
+        assert_eq!(sent.readvertise(early), None, "not due");
+        let actions = fed.handle(Event::TimerExpired(TimerId::Adver), TA);
+        let (priority, next) = sent.readvertise(TA).expect("due");
+        assert_eq!(
+            actions,
+            [Action::SendAdvert { priority }, arm(TimerId::Adver, next.0)]
+        );
+        assert_eq!(sent.readvertise(TA), None, "once");
+        assert_eq!(
+            fed.handle(Event::TimerExpired(TimerId::Adver), next),
+            sent.handle(Event::TimerExpired(TimerId::Adver), next)
+        );
+        assert_eq!(backup(config()).readvertise(TA), None, "Backup");
     }
 }

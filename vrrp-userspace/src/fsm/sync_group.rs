@@ -11,7 +11,7 @@
 //! - tracker weights are ignored unless `sync_group_tracking_weight` is set, so members cannot
 //!   disagree on who should be Master.
 
-use super::{Action, Event, Instance, State};
+use super::{Action, Advert, Event, Instance, State};
 use crate::time::Monotonic;
 
 /// Instances driven as one `vrrp_sync_group`.
@@ -52,6 +52,18 @@ impl SyncGroup {
         }
         self.synchronise(now, &mut out);
         out
+    }
+
+    /// [`Instance::renew`] for one member: what it leaves alone, the group's agreement has
+    /// nothing to redo for.
+    pub fn renew(&mut self, index: usize, advert: Advert, now: Monotonic) -> Option<Monotonic> {
+        self.members[index].renew(advert, now)
+    }
+
+    /// [`Instance::readvertise`] for one member: a Master's advert changes no member's state,
+    /// so the group's agreement has nothing to redo.
+    pub fn readvertise(&mut self, index: usize, now: Monotonic) -> Option<(u8, Monotonic)> {
+        self.members[index].readvertise(now)
     }
 
     fn run(
@@ -145,6 +157,20 @@ mod tests {
         assert_eq!(states(&g), [State::Master, State::Master]);
         assert!(actions.contains(&(0, Action::Notify(NotifyState::Master))));
         assert!(actions.contains(&(1, Action::SendAdvert { priority: 100 })));
+    }
+
+    #[test]
+    fn a_renewal_leaves_the_group_as_the_advert_would() {
+        let (mut fed, mut renewed) = (group(false), group(false));
+        let Event::Advert(a) = advert(HIGHER, 150, 100) else {
+            unreachable!()
+        };
+        let actions = fed.handle(1, Event::Advert(a), T1);
+        let at = renewed.renew(1, a, T1).expect("a plain renewal");
+        assert_eq!(actions, [(1, arm(TimerId::MasterDown, at.0))]);
+        // A member waiting on the group for mastership is the group's business.
+        renewed.handle(0, Event::TimerExpired(TimerId::MasterDown), TM);
+        assert_eq!(renewed.renew(0, a, TX), None);
     }
 
     #[test]

@@ -63,8 +63,13 @@ pub(crate) struct Armed([Option<Monotonic>; TimerId::ALL.len()]);
 
 impl Armed {
     pub(crate) fn arm(&mut self, out: &mut Vec<Action>, timer: TimerId, at: Monotonic) {
-        self.0[timer.index()] = Some(at);
+        self.set(timer, at);
         out.push(Action::ArmTimer { timer, at });
+    }
+
+    /// Arms `timer` for a caller that reports the deadline itself (`Instance::renew`).
+    pub(crate) fn set(&mut self, timer: TimerId, at: Monotonic) {
+        self.0[timer.index()] = Some(at);
     }
 
     pub(crate) fn cancel(&mut self, out: &mut Vec<Action>, timer: TimerId) {
