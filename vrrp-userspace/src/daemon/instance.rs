@@ -266,7 +266,7 @@ impl Slot {
         self.notify.fire(notify_state(state), priority)
     }
 
-    async fn send_advert(&mut self, priority: u8) {
+    pub async fn send_advert(&mut self, priority: u8) {
         if self.built.as_ref().is_none_or(|b| b.priority != priority) {
             self.built = self.build_adverts(priority);
         }

@@ -17,6 +17,13 @@
 //!   passwords, so an advert the daemon discarded is never credited: its repeats are discarded
 //!   too); and it is not our own address and is of the instance's version.
 //!
+//! Most credits on an idle Backup repeat the advert the fsm last only renewed Master_Down_Timer
+//! for (`fsm::Instance::renew`). Until the unit handles any other event the fsm would renew a
+//! repeat the same way, so `credit` renews it here from the remembered interval, and the fsm is
+//! told, replayed, just before its next event (`Unit::handle`). Each wake of an idle Backup then
+//! touches the instance's own state and its liveness slot, not the fsm: one such wake renews 50
+//! instances, and the cold cache lines of the fsm were most of what it cost.
+//!
 //! The cost: a Master learns of an absorbed advert only at its next Adver_Timer, up to one
 //! Advertisement_Interval after a socket would have told it.
 //!
@@ -24,7 +31,7 @@
 //! that keeps its priority and interval but changes those after a validated advert is believed
 //! until its next change that the program does see.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, time::Duration};
 
 use crate::{
     dataplane::RouterLiveness,
@@ -45,6 +52,27 @@ struct Validated {
     at: Monotonic,
 }
 
+/// A renewal of Master_Down_Timer by the fsm: the advert, and what the fsm added to its time.
+#[derive(Clone, Copy, Debug)]
+struct Renewal {
+    advert: Advert,
+    adds: Duration,
+}
+
+/// What an absorbed advert in the liveness map comes to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Credit {
+    /// Nothing new, or nothing to believe.
+    Nothing,
+    /// A repeat of the last renewal, renewed the same way: Master_Down_Timer is now `deadline`.
+    Renewed {
+        seen: Monotonic,
+        deadline: Monotonic,
+    },
+    /// An advert for the fsm, received at the given time.
+    Feed(Advert, Monotonic),
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Heard {
     /// The last content validated from each sender. A list, not a map: it holds one or two
@@ -52,6 +80,10 @@ pub struct Heard {
     validated: Vec<Validated>,
     /// Slot timestamps up to here are accounted for.
     consumed: Monotonic,
+    /// The fsm's last renewal, while the unit has handled nothing else since.
+    renewal: Option<Renewal>,
+    /// The last renewal done here in the fsm's place, for it to replay.
+    unreplayed: Option<(Advert, Monotonic)>,
 }
 
 impl Heard {
@@ -75,6 +107,7 @@ impl Heard {
     /// A socket advert from `src` failed validation: the slot now holds its content.
     pub fn invalid(&mut self, src: IpAddr) {
         self.validated.retain(|v| v.src != src);
+        self.renewal = None;
     }
 
     /// The instance changed state at `now`: older slot contents belong to the previous state.
@@ -82,30 +115,54 @@ impl Heard {
         self.consumed = self.consumed.max(now);
     }
 
-    /// The advert to feed, and when it arrived, if `slot` holds one worth crediting.
-    pub fn credit(
-        &mut self,
-        slot: &RouterLiveness,
-        own: IpAddr,
-        version: u8,
-    ) -> Option<(Advert, Monotonic)> {
+    /// The fsm renewed Master_Down_Timer for `advert`, received at `at`, until `deadline`.
+    pub fn renewed(&mut self, advert: Advert, at: Monotonic, deadline: Monotonic) {
+        self.renewal = Some(Renewal {
+            advert,
+            adds: deadline.since(at),
+        });
+        self.unreplayed = None;
+    }
+
+    /// The unit is about to handle an event: the renewal done in the fsm's place, if any, for
+    /// it to replay first. The fsm may decide otherwise after the event, so the renewal is
+    /// forgotten until it renews again.
+    pub fn replay(&mut self) -> Option<(Advert, Monotonic)> {
+        self.renewal = None;
+        self.unreplayed.take()
+    }
+
+    /// What `slot` comes to for an instance whose own address is `own`, of `version`.
+    pub fn credit(&mut self, slot: &RouterLiveness, own: IpAddr, version: u8) -> Credit {
         if slot.last_seen <= self.consumed || slot.sender == own || slot.version != version {
-            return None;
+            return Credit::Nothing;
         }
         self.consumed = slot.last_seen;
+        let advert = Advert {
+            src: slot.sender,
+            priority: slot.priority,
+            max_adver_int: slot.interval,
+        };
+        // A renewal is only ever of validated content, and forgotten with it.
+        if let Some(r) = self.renewal
+            && r.advert == advert
+        {
+            self.unreplayed = Some((advert, slot.last_seen));
+            return Credit::Renewed {
+                seen: slot.last_seen,
+                deadline: slot.last_seen + r.adds,
+            };
+        }
         let known = self
             .validated
             .iter()
             .find(|v| v.src == slot.sender)
             .map(|v| (v.priority, v.interval));
-        (known == Some((slot.priority, slot.interval))).then_some((
-            Advert {
-                src: slot.sender,
-                priority: slot.priority,
-                max_adver_int: slot.interval,
-            },
-            slot.last_seen,
-        ))
+        if known == Some((slot.priority, slot.interval)) {
+            Credit::Feed(advert, slot.last_seen)
+        } else {
+            Credit::Nothing
+        }
     }
 }
 
@@ -139,13 +196,24 @@ mod tests {
     fn an_absorbed_repeat_of_validated_content_counts_once() {
         let mut h = Heard::default();
         h.validated(MASTER, 200, Centisecs(100), Monotonic(10 * SEC));
-        assert_eq!(h.credit(&slot(MASTER, 200, 9 * SEC), US, 3), None, "older");
-        let (advert, at) = h.credit(&slot(MASTER, 200, 13 * SEC), US, 3).unwrap();
+        let nothing = Credit::Nothing;
+        assert_eq!(
+            h.credit(&slot(MASTER, 200, 9 * SEC), US, 3),
+            nothing,
+            "older"
+        );
+        let Credit::Feed(advert, at) = h.credit(&slot(MASTER, 200, 13 * SEC), US, 3) else {
+            panic!("not for the fsm")
+        };
         assert_eq!(
             (advert.src, advert.priority, at),
             (MASTER, 200, Monotonic(13 * SEC))
         );
-        assert_eq!(h.credit(&slot(MASTER, 200, 13 * SEC), US, 3), None, "twice");
+        assert_eq!(
+            h.credit(&slot(MASTER, 200, 13 * SEC), US, 3),
+            nothing,
+            "twice"
+        );
     }
 
     #[test]
@@ -154,27 +222,31 @@ mod tests {
         h.validated(MASTER, 200, Centisecs(100), Monotonic(SEC));
         assert_eq!(
             h.credit(&slot(MASTER, 150, 2 * SEC), US, 3),
-            None,
+            Credit::Nothing,
             "other priority"
         );
         h.invalid(MASTER);
         assert_eq!(
             h.credit(&slot(MASTER, 200, 3 * SEC), US, 3),
-            None,
+            Credit::Nothing,
             "now invalid"
         );
         let other = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 3));
         assert_eq!(
             h.credit(&slot(other, 200, 4 * SEC), US, 3),
-            None,
+            Credit::Nothing,
             "unknown sender"
         );
         h.validated(US, 200, Centisecs(100), Monotonic(SEC));
-        assert_eq!(h.credit(&slot(US, 200, 5 * SEC), US, 3), None, "ourselves");
+        assert_eq!(
+            h.credit(&slot(US, 200, 5 * SEC), US, 3),
+            Credit::Nothing,
+            "ourselves"
+        );
         h.validated(MASTER, 200, Centisecs(100), Monotonic(SEC));
         assert_eq!(
             h.credit(&slot(MASTER, 200, 6 * SEC), US, 2),
-            None,
+            Credit::Nothing,
             "other version"
         );
     }
@@ -196,7 +268,50 @@ mod tests {
         let mut h = Heard::default();
         h.validated(MASTER, 200, Centisecs(100), Monotonic(SEC));
         h.state_changed(Monotonic(5 * SEC));
-        assert_eq!(h.credit(&slot(MASTER, 200, 4 * SEC), US, 3), None);
-        assert!(h.credit(&slot(MASTER, 200, 6 * SEC), US, 3).is_some());
+        assert_eq!(
+            h.credit(&slot(MASTER, 200, 4 * SEC), US, 3),
+            Credit::Nothing
+        );
+        assert!(matches!(
+            h.credit(&slot(MASTER, 200, 6 * SEC), US, 3),
+            Credit::Feed(..)
+        ));
+    }
+
+    #[test]
+    fn a_repeat_of_the_fsms_renewal_is_renewed_here_and_kept_for_replay() {
+        let mut h = Heard::default();
+        h.validated(MASTER, 200, Centisecs(100), Monotonic(SEC));
+        let Credit::Feed(advert, at) = h.credit(&slot(MASTER, 200, 2 * SEC), US, 3) else {
+            panic!("not for the fsm")
+        };
+        // The fsm renewed it: Master_Down_Timer 3.2 s after the advert.
+        h.renewed(advert, at, Monotonic(at.0 + 3_200_000_000));
+        assert_eq!(
+            h.credit(&slot(MASTER, 200, 3 * SEC), US, 3),
+            Credit::Renewed {
+                seen: Monotonic(3 * SEC),
+                deadline: Monotonic(6_200_000_000)
+            }
+        );
+        // Content never validated is not believed; after the unit's next event, a repeat is
+        // for the fsm again.
+        assert_eq!(
+            h.credit(&slot(MASTER, 100, 4 * SEC), US, 3),
+            Credit::Nothing
+        );
+        assert_eq!(h.replay(), Some((advert, Monotonic(3 * SEC))));
+        assert_eq!(h.replay(), None);
+        assert!(matches!(
+            h.credit(&slot(MASTER, 200, 5 * SEC), US, 3),
+            Credit::Feed(..)
+        ));
+        // Content that fails validation is not renewed any more.
+        h.renewed(advert, Monotonic(5 * SEC), Monotonic(8 * SEC));
+        h.invalid(MASTER);
+        assert_eq!(
+            h.credit(&slot(MASTER, 200, 6 * SEC), US, 3),
+            Credit::Nothing
+        );
     }
 }

@@ -93,6 +93,7 @@ use crate::{
 };
 use handover::{Handover, Step};
 use instance::{Io, Resources, Slot};
+use liveness::Credit;
 
 /// How often track files are read (keepalived watches them with inotify).
 const TRACK_FILE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -501,7 +502,7 @@ impl Daemon {
         event: Event,
         now: Monotonic,
     ) -> Vec<(usize, Action)> {
-        let actions = self.units[u].machine.handle(m, event, now);
+        let actions = self.units[u].handle(m, event, now);
         // Only deadlines moved, as when a Backup hears its master (most events by far): every
         // change of state comes with a `Notify`, so there is nothing to settle or steer.
         if actions.iter().all(|(_, a)| a.is_timer()) {
@@ -728,17 +729,22 @@ impl Daemon {
 
     /// Feeds an advert and notes its sender as master if the instance, as Backup, accepted it.
     async fn advert(&mut self, u: usize, m: usize, advert: crate::fsm::Advert, at: Monotonic) {
-        let actions = self.feed(u, m, Event::Advert(advert), at).await;
-        let accepted = actions.iter().any(|&(i, a)| {
-            i == m
-                && matches!(
-                    a,
-                    Action::ArmTimer {
-                        timer: TimerId::MasterDown,
-                        ..
-                    }
-                )
-        });
+        let accepted = match self.units[u].renew(m, advert, at) {
+            Some(_) => true,
+            None => {
+                let actions = self.feed(u, m, Event::Advert(advert), at).await;
+                actions.iter().any(|&(i, a)| {
+                    i == m
+                        && matches!(
+                            a,
+                            Action::ArmTimer {
+                                timer: TimerId::MasterDown,
+                                ..
+                            }
+                        )
+                })
+            }
+        };
         let slot = &mut self.units[u].slots[m];
         if accepted && advert.priority != crate::fsm::PRIORITY_STOP && slot.state == State::Backup {
             slot.master = Some(advert.src);
@@ -767,29 +773,52 @@ impl Daemon {
     async fn on_timers(&mut self) {
         self.on_handovers_and_heartbeat(Monotonic::now()).await;
         self.credit_soon(Monotonic::now()).await;
-        // Bounded: each turn expires a timer or consumes a map slot, but a bug must not spin.
-        for _ in 0..256 {
+        // Handling a timer may arm or cancel others, so each is taken when reached, and passes
+        // go on until one finds nothing due: one pass, and one to check, where restarting from
+        // the first instance after each expiry made a wake of 50 Masters quadratic. Bounded,
+        // as a bug must not spin.
+        let slots: usize = self.units.iter().map(|u| u.slots.len()).sum();
+        let mut budget = 256.max(8 * slots);
+        loop {
+            let mut expired = false;
+            // One clock read a pass: a timer that falls due during it waits for the next.
             let now = Monotonic::now();
-            let Some((u, m, timer, at)) =
-                self.units.iter_mut().enumerate().find_map(|(u, unit)| {
-                    unit.slots
-                        .iter_mut()
-                        .enumerate()
-                        .find_map(|(m, s)| s.deadlines.take_due(now).map(|(t, at)| (u, m, t, at)))
-                })
-            else {
-                return;
-            };
-            if matches!(timer, TimerId::MasterDown | TimerId::Adver)
-                && let Some((advert, seen)) = self.absorbed(u, m)
-            {
-                self.units[u].slots[m].deadlines.arm(timer, at);
-                self.advert(u, m, advert, seen).await;
-                continue;
+            for u in 0..self.units.len() {
+                for m in 0..self.units[u].slots.len() {
+                    while let Some((timer, at)) = self.units[u].slots[m].deadlines.take_due(now) {
+                        if budget == 0 {
+                            self.units[u].slots[m].deadlines.arm(timer, at);
+                            tracing::warn!(
+                                "too many timer expiries at once; continuing on the next turn"
+                            );
+                            return;
+                        }
+                        budget -= 1;
+                        expired = true;
+                        self.expire(u, m, timer, at, now).await;
+                    }
+                }
             }
-            self.feed(u, m, Event::TimerExpired(timer), now).await;
+            if !expired {
+                return;
+            }
         }
-        tracing::warn!("more than 256 timer expiries at once; continuing on the next turn");
+    }
+
+    /// `timer` of member `m` of unit `u`, due at `at`, has expired at `now`.
+    async fn expire(&mut self, u: usize, m: usize, timer: TimerId, at: Monotonic, now: Monotonic) {
+        if matches!(timer, TimerId::MasterDown | TimerId::Adver) {
+            // Credited or fed, an absorbed advert decides first; the timer stays due after.
+            self.units[u].slots[m].deadlines.arm(timer, at);
+            if self.credit(u, m).await {
+                return;
+            }
+            self.units[u].slots[m].deadlines.cancel(timer);
+        }
+        if timer == TimerId::Adver && self.units[u].readvertise(m, now).await {
+            return;
+        }
+        self.feed(u, m, Event::TimerExpired(timer), now).await;
     }
 
     /// Credits absorbed adverts to every Backup whose Master_Down_Timer falls due within one
@@ -805,24 +834,38 @@ impl Daemon {
                     .deadlines
                     .get(TimerId::MasterDown)
                     .is_some_and(|at| at <= now + slot.cfg.advert_int);
-                if soon && let Some((advert, seen)) = self.absorbed(u, m) {
-                    self.advert(u, m, advert, seen).await;
+                if soon {
+                    self.credit(u, m).await;
                 }
             }
         }
     }
 
-    /// An absorbed advert from the liveness map that member `m` of unit `u` should act on.
-    fn absorbed(&mut self, u: usize, m: usize) -> Option<(crate::fsm::Advert, Monotonic)> {
+    /// Acts on an absorbed advert in the liveness map for member `m` of unit `u`, if there is
+    /// one to act on; returns whether there was.
+    async fn credit(&mut self, u: usize, m: usize) -> bool {
         let slot = &mut self.units[u].slots[m];
-        let dp = self.dataplanes.get(slot.iface.name())?;
-        let entry = dp.liveness_of(slot.liveness_key())?;
+        let Some(entry) = self
+            .dataplanes
+            .get(slot.iface.name())
+            .and_then(|dp| dp.liveness_of(slot.liveness_key()))
+        else {
+            return false;
+        };
         let version = slot.version_number();
-        let credited = slot.heard.credit(&entry, slot.source, version);
-        if credited.is_some() {
-            tracing::debug!(instance = %slot.cfg.name, sender = %entry.sender, "crediting an absorbed advert");
+        match slot.heard.credit(&entry, slot.source, version) {
+            Credit::Nothing => false,
+            Credit::Renewed { seen, deadline } => {
+                slot.deadlines.arm(TimerId::MasterDown, deadline);
+                slot.last_advert = Some(seen);
+                true
+            }
+            Credit::Feed(advert, seen) => {
+                tracing::debug!(instance = %slot.cfg.name, sender = %entry.sender, "crediting an absorbed advert");
+                self.advert(u, m, advert, seen).await;
+                true
+            }
         }
-        credited
     }
 
     async fn on_link(&mut self, ev: LinkEvent) {
@@ -877,7 +920,7 @@ impl Daemon {
     async fn stop_unit(&mut self, mut unit: Unit) {
         let now = Monotonic::now();
         for m in 0..unit.slots.len() {
-            let actions = unit.machine.handle(m, Event::Shutdown, now);
+            let actions = unit.handle(m, Event::Shutdown, now);
             for (i, action) in actions {
                 unit.slots[i].execute(action, &self.io).await;
             }
@@ -901,7 +944,7 @@ impl Daemon {
         let mut scripts = Vec::new();
         for u in 0..self.units.len() {
             for m in 0..self.units[u].slots.len() {
-                let actions = self.units[u].machine.handle(m, Event::Shutdown, now);
+                let actions = self.units[u].handle(m, Event::Shutdown, now);
                 self.execute(u, &actions, now).await;
             }
             scripts.extend(self.units[u].settle(now));

@@ -108,6 +108,27 @@ impl Machine {
         }
     }
 
+    /// See [`fsm::Instance::renew`].
+    pub fn renew(
+        &mut self,
+        member: usize,
+        advert: fsm::Advert,
+        now: Monotonic,
+    ) -> Option<Monotonic> {
+        match self {
+            Machine::Solo(i) => i.renew(advert, now),
+            Machine::Group(g) => g.renew(member, advert, now),
+        }
+    }
+
+    /// See [`fsm::Instance::readvertise`].
+    pub fn readvertise(&mut self, member: usize, now: Monotonic) -> Option<(u8, Monotonic)> {
+        match self {
+            Machine::Solo(i) => i.readvertise(now),
+            Machine::Group(g) => g.readvertise(member, now),
+        }
+    }
+
     pub fn member(&self, index: usize) -> &fsm::Instance {
         match self {
             Machine::Solo(i) => i,
@@ -144,6 +165,41 @@ impl Unit {
             slots,
             group_notify,
         })
+    }
+
+    /// Feeds `event` to member `m`, once the fsm has replayed the renewals done in its place
+    /// (`Heard::credit`).
+    pub fn handle(&mut self, m: usize, event: fsm::Event, now: Monotonic) -> Vec<(usize, Action)> {
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if let Some((advert, at)) = slot.heard.replay() {
+                // Nothing the fsm decides on has changed since the renewal it repeats.
+                let renewed = self.machine.renew(i, advert, at);
+                debug_assert!(renewed.is_some(), "{advert:?} not renewed on replay");
+            }
+        }
+        self.machine.handle(m, event, now)
+    }
+
+    /// Renews member `m`'s Master_Down_Timer for `advert`, received at `at`, if that is all
+    /// the advert would do (`fsm::Instance::renew`), and remembers the renewal for its repeats.
+    pub fn renew(&mut self, m: usize, advert: fsm::Advert, at: Monotonic) -> Option<Monotonic> {
+        let deadline = self.machine.renew(m, advert, at)?;
+        let slot = &mut self.slots[m];
+        slot.heard.renewed(advert, at, deadline);
+        slot.deadlines.arm(fsm::TimerId::MasterDown, deadline);
+        Some(deadline)
+    }
+
+    /// Sends member `m`'s advert if its Adver_Timer is due at `now` and that is all the expiry
+    /// would do (`fsm::Instance::readvertise`); returns whether it did.
+    pub async fn readvertise(&mut self, m: usize, now: Monotonic) -> bool {
+        let Some((priority, next)) = self.machine.readvertise(m, now) else {
+            return false;
+        };
+        let slot = &mut self.slots[m];
+        slot.deadlines.arm(fsm::TimerId::Adver, next);
+        slot.send_advert(priority).await;
+        true
     }
 
     /// Records the states the fsm reached; a group's scripts run once every member is in the
