@@ -4,7 +4,7 @@
 //! time (of every thread of every process in the router's namespace, from schedstat) over
 //! `seconds` (default 60), for the master and for the backup, with xvrrp absorbing adverts in
 //! XDP (`--xdp auto`), xvrrp without XDP (`--xdp off`) and keepalived 2.2.7, one after the other
-//! on the same keepalived.conf. The bridge's ports receive in NAPI threads
+//! on the same keepalived.conf (`--daemons xvrrp_absorb,keepalived` measures only those). The bridge's ports receive in NAPI threads
 //! (`Lan::bill_each_router_alone`): what a router's adverts cost the bridge and the other router
 //! is not billed to it, as on a real LAN. Target: xvrrp with absorption ≤ 1/10 of keepalived.
 
@@ -119,6 +119,7 @@ impl Router {
 }
 
 /// CPU % of the master's and the backup's daemon.
+#[derive(Clone, Copy)]
 struct Usage {
     master: f64,
     backup: f64,
@@ -126,14 +127,23 @@ struct Usage {
 
 fn main() -> anyhow::Result<()> {
     tests::require_root();
-    let args = BenchArgs::parse(&["seconds"])?;
+    let args = BenchArgs::parse(&["seconds", "daemons"])?;
     let seconds: u64 = args.get("seconds", 60)?;
     if !(1..=3600).contains(&seconds) {
         bail!("--seconds between 1 and 3600");
     }
+    let all: Vec<&str> = Variant::ALL.iter().map(|v| v.key()).collect();
+    let picked: String = args.get("daemons", all.join(","))?;
+    let mut variants = Vec::new();
+    for key in picked.split(',') {
+        match Variant::ALL.into_iter().find(|v| v.key() == key) {
+            Some(v) => variants.push(v),
+            None => bail!("--daemons: {key:?} is none of {}", all.join(", ")),
+        }
+    }
     let period = Duration::from_secs(seconds);
     let mut usage = Vec::new();
-    for variant in Variant::ALL {
+    for &variant in &variants {
         let u = measure(variant, period).with_context(|| variant.name())?;
         eprintln!(
             "idle: {:<22} master {:.2} % CPU, backup {:.2} % CPU",
@@ -143,10 +153,19 @@ fn main() -> anyhow::Result<()> {
         );
         usage.push(u);
     }
-    let keepalived = &usage[2];
+    let keepalived = variants
+        .iter()
+        .position(|&v| v == Variant::Keepalived)
+        .map_or(
+            Usage {
+                master: f64::NAN,
+                backup: f64::NAN,
+            },
+            |i| usage[i],
+        );
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
     if args.json {
-        let rows: Vec<String> = Variant::ALL
+        let rows: Vec<String> = variants
             .iter()
             .zip(&usage)
             .map(|(v, u)| {
@@ -175,7 +194,7 @@ fn main() -> anyhow::Result<()> {
             "{:<22} {:>9} {:>9} {:>13} {:>13}",
             "daemon", "master %", "backup %", "master ratio", "backup ratio"
         );
-        for (v, u) in Variant::ALL.iter().zip(&usage) {
+        for (v, u) in variants.iter().zip(&usage) {
             let cell = |r: f64| {
                 if *v == Variant::XvrrpAbsorb {
                     format!("{r:.3}{}", if r <= TARGET { "" } else { " MISSED" })
