@@ -6,7 +6,7 @@ mod readings;
 mod shared;
 mod steering;
 
-use std::{fmt, str::FromStr};
+use std::{fmt, str::FromStr, sync::Arc};
 
 use anyhow::{Context as _, anyhow, bail};
 use aya::{
@@ -66,7 +66,8 @@ impl fmt::Display for AttachMode {
 /// interface, with the variant that `steering` needs.
 pub struct Dataplane {
     ebpf: Ebpf,
-    liveness: SharedArray<Liveness>,
+    /// Shared with the daemon's renewer thread (`Self::reading`).
+    liveness: Arc<SharedArray<Liveness>>,
     counters: PerCpuArray<MapData, u64>,
     control: SharedArray<Control>,
     vips: Array<MapData, Vip>,
@@ -158,7 +159,7 @@ impl Dataplane {
             ebpf.take_map(name)
                 .ok_or_else(|| anyhow!("map {name} missing from the XDP object"))
         };
-        let liveness = shared(take(names::LIVENESS)?, names::LIVENESS_SLOTS)?;
+        let liveness = Arc::new(shared(take(names::LIVENESS)?, names::LIVENESS_SLOTS)?);
         let counters = PerCpuArray::try_from(take(names::COUNTERS)?)?;
         let control = shared(take(names::CONTROL)?, 1)?;
         let vips = Array::try_from(take(names::VIPS)?)?;
@@ -368,13 +369,32 @@ impl Dataplane {
 
     /// What the program last heard from one virtual router, if anything.
     pub fn liveness_of(&self, key: LivenessKey) -> Option<RouterLiveness> {
-        let raw = self.liveness.get(key.slot());
-        (raw.adverts != 0).then(|| RouterLiveness::new(key, raw))
+        self.liveness.read(key)
+    }
+
+    /// The liveness map for another thread, for as long as it keeps it: it holds the mapping,
+    /// which outlives this dataplane if need be.
+    pub fn liveness_reader(&self) -> Arc<dyn LivenessReader> {
+        self.liveness.clone()
     }
 
     /// The per-reason and per-outcome counters, summed over CPUs.
     pub fn counters(&self) -> anyhow::Result<Counters> {
         Counters::read(&self.counters)
+    }
+}
+
+/// Reads liveness slots: a mapping of the map (`Dataplane::liveness_reader`), or a test's
+/// stand-in.
+pub trait LivenessReader: Send + Sync {
+    /// What the program last heard from one virtual router, if anything.
+    fn read(&self, key: LivenessKey) -> Option<RouterLiveness>;
+}
+
+impl LivenessReader for SharedArray<Liveness> {
+    fn read(&self, key: LivenessKey) -> Option<RouterLiveness> {
+        let raw = self.get(key.slot());
+        (raw.adverts != 0).then(|| RouterLiveness::new(key, raw))
     }
 }
 

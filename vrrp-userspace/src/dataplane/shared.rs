@@ -28,6 +28,9 @@ pub struct SharedArray<T> {
 // SAFETY: the mapping is owned by this value and only ever accessed through it, with
 // volatile copies; the map it maps outlives it (held in `_map`).
 unsafe impl<T: Send> Send for SharedArray<T> {}
+// SAFETY: every access is a volatile copy in or out of the mapping, with no reference into
+// it handed out; concurrent copies race exactly as the daemon's and the program's do.
+unsafe impl<T: Send> Sync for SharedArray<T> {}
 
 impl<T: Copy> SharedArray<T> {
     /// Maps the `entries` values of `map`, which must have been created with
