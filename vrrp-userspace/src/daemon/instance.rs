@@ -10,6 +10,7 @@ use vrrp_common::{maps::LivenessKey, wire::vrrp as field};
 use super::{
     liveness::Heard,
     receive::SocketKey,
+    renewer::Delegated,
     timers::Deadlines,
     track::{self, Tracked},
 };
@@ -54,6 +55,10 @@ struct Built {
 }
 
 pub struct Slot {
+    /// Unique in the daemon's lifetime: how the renewer thread names the instance.
+    pub id: u64,
+    /// `heard` and the Master_Down deadline are with the renewer thread (`renewer`).
+    pub delegated: bool,
     pub cfg: config::Instance,
     pub iface: Interface,
     /// Our primary address: the source of our adverts.
@@ -136,7 +141,10 @@ impl Slot {
             trackers: fsm_trackers,
             ..fsm_config(cfg, source)
         };
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let slot = Slot {
+            id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            delegated: false,
             cfg: cfg.clone(),
             socket_key: SocketKey {
                 iface: iface.name().to_owned(),
@@ -241,6 +249,13 @@ impl Slot {
             // State bookkeeping happens in `entered`, once the fsm has settled.
             Action::Notify(_) => {}
         }
+    }
+
+    /// Back from the renewer thread.
+    pub fn restore(&mut self, d: Delegated) {
+        self.heard = d.heard;
+        self.deadlines.arm(fsm::TimerId::MasterDown, d.deadline);
+        self.delegated = false;
     }
 
     /// Carries out an `ArmTimer` or `CancelTimer`; ignores any other action.

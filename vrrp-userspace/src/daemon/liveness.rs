@@ -19,10 +19,10 @@
 //!
 //! Most credits on an idle Backup repeat the advert the fsm last only renewed Master_Down_Timer
 //! for (`fsm::Instance::renew`). Until the unit handles any other event the fsm would renew a
-//! repeat the same way, so `credit` renews it here from the remembered interval, and the fsm is
-//! told, replayed, just before its next event (`Unit::handle`). Each wake of an idle Backup then
-//! touches the instance's own state and its liveness slot, not the fsm: one such wake renews 50
-//! instances, and the cold cache lines of the fsm were most of what it cost.
+//! repeat the same way, so `renew` (and `credit`, which starts with it) renews it here from the
+//! remembered interval, and the fsm is told, replayed, just before its next event
+//! (`Unit::handle`). Such renewals need only this struct and the liveness slot, which is what
+//! lets the renewer thread do them (`renewer`).
 //!
 //! The cost: a Master learns of an absorbed advert only at its next Adver_Timer, up to one
 //! Advertisement_Interval after a socket would have told it.
@@ -57,6 +57,20 @@ struct Validated {
 struct Renewal {
     advert: Advert,
     adds: Duration,
+}
+
+/// What `Heard::renew` makes of a liveness slot.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Repeat {
+    /// Nothing newer than what was accounted for, or nothing of ours.
+    Nothing,
+    /// A repeat of the last renewal, renewed the same way: Master_Down_Timer is now `deadline`.
+    Renewed {
+        seen: Monotonic,
+        deadline: Monotonic,
+    },
+    /// Something newer that is no repeat, left as it is for `Heard::credit`.
+    Other,
 }
 
 /// What an absorbed advert in the liveness map comes to.
@@ -134,35 +148,51 @@ impl Heard {
 
     /// What `slot` comes to for an instance whose own address is `own`, of `version`.
     pub fn credit(&mut self, slot: &RouterLiveness, own: IpAddr, version: u8) -> Credit {
+        match self.renew(slot, own, version) {
+            Repeat::Nothing => Credit::Nothing,
+            Repeat::Renewed { seen, deadline } => Credit::Renewed { seen, deadline },
+            Repeat::Other => {
+                self.consumed = slot.last_seen;
+                let known = self
+                    .validated
+                    .iter()
+                    .find(|v| v.src == slot.sender)
+                    .map(|v| (v.priority, v.interval));
+                if known == Some((slot.priority, slot.interval)) {
+                    Credit::Feed(advert_in(slot), slot.last_seen)
+                } else {
+                    Credit::Nothing
+                }
+            }
+        }
+    }
+
+    /// `credit` for a repeat of the renewal only; anything else newer is left for `credit`.
+    pub fn renew(&mut self, slot: &RouterLiveness, own: IpAddr, version: u8) -> Repeat {
         if slot.last_seen <= self.consumed || slot.sender == own || slot.version != version {
-            return Credit::Nothing;
+            return Repeat::Nothing;
         }
-        self.consumed = slot.last_seen;
-        let advert = Advert {
-            src: slot.sender,
-            priority: slot.priority,
-            max_adver_int: slot.interval,
-        };
+        let advert = advert_in(slot);
         // A renewal is only ever of validated content, and forgotten with it.
-        if let Some(r) = self.renewal
-            && r.advert == advert
-        {
-            self.unreplayed = Some((advert, slot.last_seen));
-            return Credit::Renewed {
-                seen: slot.last_seen,
-                deadline: slot.last_seen + r.adds,
-            };
+        match self.renewal {
+            Some(r) if r.advert == advert => {
+                self.consumed = slot.last_seen;
+                self.unreplayed = Some((advert, slot.last_seen));
+                Repeat::Renewed {
+                    seen: slot.last_seen,
+                    deadline: slot.last_seen + r.adds,
+                }
+            }
+            _ => Repeat::Other,
         }
-        let known = self
-            .validated
-            .iter()
-            .find(|v| v.src == slot.sender)
-            .map(|v| (v.priority, v.interval));
-        if known == Some((slot.priority, slot.interval)) {
-            Credit::Feed(advert, slot.last_seen)
-        } else {
-            Credit::Nothing
-        }
+    }
+}
+
+fn advert_in(slot: &RouterLiveness) -> Advert {
+    Advert {
+        src: slot.sender,
+        priority: slot.priority,
+        max_adver_int: slot.interval,
     }
 }
 

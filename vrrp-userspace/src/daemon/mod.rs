@@ -1,5 +1,6 @@
 //! The running daemon (`xvrrp run`): instances driven by their sockets, timers, trackers,
-//! link changes and the XDP liveness map, on one tokio thread that owns all state.
+//! link changes and the XDP liveness map, on one tokio thread that owns all state, but for
+//! what steady Backups hand to the renewer thread (`renewer`).
 //!
 //! The loop waits for whichever comes first: a datagram from a socket reader task
 //! (`receive`), the earliest timer deadline of any instance (`timers`), a link change
@@ -22,7 +23,8 @@
 //! timestamp, and the timer is put back: the fsm re-arms it (a live master; Master_Down
 //! counts from the absorbed advert, exactly as if it had been received), or leaves it due,
 //! and it expires on the next turn of the loop without crediting the same slot twice. The
-//! rules and their limits are in `liveness`. Because credit requires content the daemon
+//! rules and their limits are in `liveness`; a Backup whose master repeats itself is renewed
+//! from the map by the renewer thread, without waking this one (`renewer`). Because credit requires content the daemon
 //! validated itself, an instance that starts next to a map that already holds its master
 //! would never be credited; so when a reload starts an instance, the interface's liveness map
 //! is emptied (as are adopted maps at startup), and the next advert of every router reaches the
@@ -56,6 +58,7 @@ mod liveness;
 mod metrics;
 mod receive;
 mod reload;
+mod renewer;
 mod sd_notify;
 mod timers;
 mod track;
@@ -94,6 +97,7 @@ use crate::{
 use handover::{Handover, Step};
 use instance::{Io, Resources, Slot};
 use liveness::Credit;
+use renewer::{Delegated, Renewer, Watch};
 
 /// How often track files are read (keepalived watches them with inotify).
 const TRACK_FILE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -237,6 +241,7 @@ struct Daemon {
     /// What adopted pinned maps held, by interface, until startup has acted on it.
     previous: HashMap<String, Previous>,
     heartbeat: Heartbeat,
+    renewer: Renewer,
     links: LinkWatch,
     trackers: Trackers,
     requests: mpsc::Receiver<control::Request>,
@@ -275,6 +280,7 @@ impl Daemon {
         let mut daemon = Daemon {
             opts,
             heartbeat,
+            renewer: Renewer::start()?,
             previous: HashMap::new(),
             config,
             trackers,
@@ -480,6 +486,7 @@ impl Daemon {
             tokio::select! {
                 Some(d) = self.datagrams.recv() => self.on_datagram(d).await,
                 () = wake => self.on_timers().await,
+                () = self.renewer.wait_returned() => self.on_returned().await,
                 ev = self.links.next() => match ev {
                     Some(ev) => self.on_link(ev).await,
                     None => bail!("the link watch ended"),
@@ -502,7 +509,7 @@ impl Daemon {
         event: Event,
         now: Monotonic,
     ) -> Vec<(usize, Action)> {
-        let actions = self.units[u].handle(m, event, now);
+        let actions = self.units[u].handle(&self.renewer, m, event, now);
         // Only deadlines moved, as when a Backup hears its master (most events by far): every
         // change of state comes with a `Notify`, so there is nothing to settle or steer.
         if actions.iter().all(|(_, a)| a.is_timer()) {
@@ -703,6 +710,7 @@ impl Daemon {
             return;
         }
         for (u, m) in targets {
+            self.units[u].reclaim(&self.renewer, m);
             let slot = &mut self.units[u].slots[m];
             let last_master = if slot.state == State::Backup {
                 slot.master
@@ -730,7 +738,10 @@ impl Daemon {
     /// Feeds an advert and notes its sender as master if the instance, as Backup, accepted it.
     async fn advert(&mut self, u: usize, m: usize, advert: crate::fsm::Advert, at: Monotonic) {
         let accepted = match self.units[u].renew(m, advert, at) {
-            Some(_) => true,
+            Some(_) => {
+                self.delegate(u, m);
+                true
+            }
             None => {
                 let actions = self.feed(u, m, Event::Advert(advert), at).await;
                 actions.iter().any(|&(i, a)| {
@@ -841,6 +852,49 @@ impl Daemon {
         }
     }
 
+    /// Hands member `m` of unit `u`, whose Master_Down_Timer was just renewed, to the renewer
+    /// thread, if its interface has a liveness map to renew it from (`renewer`).
+    fn delegate(&mut self, u: usize, m: usize) {
+        let slot = &mut self.units[u].slots[m];
+        let (Some(dp), Some(deadline)) = (
+            self.dataplanes.get(slot.iface.name()),
+            slot.deadlines.get(TimerId::MasterDown),
+        ) else {
+            return;
+        };
+        let watch = Watch {
+            map: dp.liveness_reader(),
+            key: slot.liveness_key(),
+            own: slot.source,
+            version: slot.version_number(),
+        };
+        let heard = std::mem::take(&mut slot.heard);
+        slot.deadlines.cancel(TimerId::MasterDown);
+        slot.delegated = true;
+        if let Err(refused) = self
+            .renewer
+            .delegate(slot.id, Delegated { heard, deadline }, watch)
+        {
+            slot.restore(refused);
+        }
+    }
+
+    /// Takes back what the renewer thread returned: each such instance either has something
+    /// newer in the map than a repeat, credited here, or its Master_Down_Timer is due, and
+    /// expires on the next turn of the loop.
+    async fn on_returned(&mut self) {
+        for (id, d) in self.renewer.returned() {
+            let found = self.units.iter().enumerate().find_map(|(u, unit)| {
+                let m = unit.slots.iter().position(|s| s.id == id)?;
+                Some((u, m))
+            });
+            // Gone with its unit (a reload), which reclaimed whatever it still had.
+            let Some((u, m)) = found else { continue };
+            self.units[u].slots[m].restore(d);
+            self.credit(u, m).await;
+        }
+    }
+
     /// Acts on an absorbed advert in the liveness map for member `m` of unit `u`, if there is
     /// one to act on; returns whether there was.
     async fn credit(&mut self, u: usize, m: usize) -> bool {
@@ -858,6 +912,7 @@ impl Daemon {
             Credit::Renewed { seen, deadline } => {
                 slot.deadlines.arm(TimerId::MasterDown, deadline);
                 slot.last_advert = Some(seen);
+                self.delegate(u, m);
                 true
             }
             Credit::Feed(advert, seen) => {
@@ -920,7 +975,7 @@ impl Daemon {
     async fn stop_unit(&mut self, mut unit: Unit) {
         let now = Monotonic::now();
         for m in 0..unit.slots.len() {
-            let actions = unit.handle(m, Event::Shutdown, now);
+            let actions = unit.handle(&self.renewer, m, Event::Shutdown, now);
             for (i, action) in actions {
                 unit.slots[i].execute(action, &self.io).await;
             }
@@ -944,7 +999,7 @@ impl Daemon {
         let mut scripts = Vec::new();
         for u in 0..self.units.len() {
             for m in 0..self.units[u].slots.len() {
-                let actions = self.units[u].handle(m, Event::Shutdown, now);
+                let actions = self.units[u].handle(&self.renewer, m, Event::Shutdown, now);
                 self.execute(u, &actions, now).await;
             }
             scripts.extend(self.units[u].settle(now));

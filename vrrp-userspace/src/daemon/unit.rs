@@ -8,7 +8,10 @@ use crate::{
     time::Monotonic,
 };
 
-use super::instance::{NOTIFY_TIMEOUT, NotifyRun, Slot, notify_state};
+use super::{
+    instance::{NOTIFY_TIMEOUT, NotifyRun, Slot, notify_state},
+    renewer::Renewer,
+};
 
 /// Everything of the configuration a unit depends on; equal specs keep a unit running.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -167,9 +170,18 @@ impl Unit {
         })
     }
 
-    /// Feeds `event` to member `m`, once the fsm has replayed the renewals done in its place
-    /// (`Heard::credit`).
-    pub fn handle(&mut self, m: usize, event: fsm::Event, now: Monotonic) -> Vec<(usize, Action)> {
+    /// Feeds `event` to member `m`, once every member is back from the renewer thread and the
+    /// fsm has replayed the renewals done in its place (`Heard::credit`).
+    pub fn handle(
+        &mut self,
+        renewer: &Renewer,
+        m: usize,
+        event: fsm::Event,
+        now: Monotonic,
+    ) -> Vec<(usize, Action)> {
+        for i in 0..self.slots.len() {
+            self.reclaim(renewer, i);
+        }
         for (i, slot) in self.slots.iter_mut().enumerate() {
             if let Some((advert, at)) = slot.heard.replay() {
                 // Nothing the fsm decides on has changed since the renewal it repeats.
@@ -178,6 +190,22 @@ impl Unit {
             }
         }
         self.machine.handle(m, event, now)
+    }
+
+    /// Takes member `m` back from the renewer thread, if it is there.
+    pub fn reclaim(&mut self, renewer: &Renewer, m: usize) {
+        let slot = &mut self.slots[m];
+        if !slot.delegated {
+            return;
+        }
+        match renewer.reclaim(slot.id) {
+            Some(d) => slot.restore(d),
+            // Only `Daemon::on_returned` collects entries, and it restores them at once.
+            None => unreachable!(
+                "instance {} delegated but not with the renewer",
+                slot.cfg.name
+            ),
+        }
     }
 
     /// Renews member `m`'s Master_Down_Timer for `advert`, received at `at`, if that is all
