@@ -109,6 +109,83 @@ fn sigterm_on_the_master_hands_over_without_losing_a_probe() {
 }
 
 #[test]
+fn sigterm_hands_over_an_ipv6_vip_without_losing_a_ping() {
+    const VIP6: &str = "2001:db8::100";
+    let lan = Lan::new("hov6", 2);
+    let v6 = |priority: u8| {
+        config(priority, "0.1", "  handover_window 2").replace("192.0.2.100/32", "2001:db8::100/64")
+    };
+    let r1 = lan.daemon(1, &v6(150), &[]);
+    let r2 = lan.daemon(2, &v6(100), &[]);
+    let logs = || format!("{}\n{}", r1.log_text(), r2.log_text());
+    wait_for(
+        "r1 to become master",
+        Duration::from_secs(10),
+        || is_master(&r1) && has_addr(lan.router(1), "eth0", VIP6),
+        logs,
+    );
+    wait_for(
+        "r2 to follow r1",
+        Duration::from_secs(10),
+        || state(&r2).contains(" BACKUP "),
+        logs,
+    );
+    lan.client.ip(&[
+        "-6",
+        "addr",
+        "add",
+        "2001:db8::10/64",
+        "dev",
+        "br0",
+        "nodad",
+    ]);
+    lan.client.exec(&["ping", "-6", "-c", "1", "-W", "2", VIP6]);
+    assert_eq!(lan.client_mac_of(VIP6).as_deref(), Some(mac(1).as_str()));
+    // The client takes no neighbour advertisement from r2 (as a router that ignores
+    // unsolicited ones would): its frames for the VIP keep going to r1, which must send them
+    // on, until r2's own solicitation for the client, sent from the VIP, updates its entry.
+    let rule = format!(
+        "add rule ip6 t c ether saddr {} icmpv6 type nd-neighbor-advert drop",
+        mac(2)
+    );
+    for rule in [
+        "add table ip6 t",
+        "add chain ip6 t c { type filter hook input priority 0; }",
+        &rule,
+    ] {
+        lan.client.exec(&["sh", "-c", &format!("nft '{rule}'")]);
+    }
+    // 400 echo requests, one every 5 ms, the handover 300 ms in.
+    let ping = lan
+        .client
+        .command(&[
+            "ping", "-6", "-q", "-i", "0.005", "-c", "400", "-W", "1", VIP6,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting ping");
+    std::thread::sleep(Duration::from_millis(300));
+    let r1_out = r1.stop(libc::SIGTERM);
+    let out = ping.wait_with_output().expect("ping");
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    let r1_log = String::from_utf8_lossy(&r1_out.stderr).into_owned()
+        + &std::fs::read_to_string(lan.scratch.path("r1.log")).unwrap_or_default();
+    assert!(
+        summary.contains("400 packets transmitted, 400 received"),
+        "{summary}\n{r1_log}"
+    );
+    assert!(
+        redirected(&r1_log) > 0,
+        "r1 redirected no frame to r2\n{r1_log}"
+    );
+    assert!(has_addr(lan.router(2), "eth0", VIP6));
+    assert!(
+        !has_addr(lan.router(1), "eth0", VIP6),
+        "the VIP stayed on r1"
+    );
+}
+
+#[test]
 fn xvrrp_handover_moves_mastership_and_stays_backup() {
     let (lan, r1, r2, _responders) = lan_with_master("hocmd", "0.1", "");
     let probes = Probes::start(&lan.client, target(), RATE, Duration::from_millis(1500));
