@@ -374,11 +374,15 @@ fn matches_a_live_keepalived() {
                     addr: VIP4.into(),
                     prefix_len: 24,
                     label: Some("va:1".into()),
+                    brd: None,
+                    scope: None,
                 },
                 Vip {
                     addr: VIP6.into(),
                     prefix_len: 64,
                     label: None,
+                    brd: None,
+                    scope: None,
                 },
             ] {
                 addrs.add(&va, &vip).await.unwrap();

@@ -53,11 +53,15 @@ fn add_list_remove_with_label_and_nodad() {
         addr: ip("192.0.2.100"),
         prefix_len: 24,
         label: Some("v0:1".into()),
+        brd: None,
+        scope: None,
     };
     let v6 = Vip {
         addr: ip("2001:db8::100"),
         prefix_len: 64,
         label: None,
+        brd: None,
+        scope: None,
     };
     ns.run(|| {
         runtime().block_on(async {
@@ -128,6 +132,48 @@ fn add_list_remove_with_label_and_nodad() {
 }
 
 #[test]
+fn brd_and_scope_are_applied_as_ip_addr_add_applies_them() {
+    let (ns, _peer) = pair("vipbs");
+    // Outside the primary's subnet: the kernel wants a secondary's scope to be the primary's.
+    let v4 = Vip {
+        addr: ip("198.51.100.10"),
+        prefix_len: 24,
+        label: Some("v0:2".into()),
+        brd: Some("198.51.100.255".parse().unwrap()),
+        scope: Some(253),
+    };
+    let v6 = Vip {
+        addr: ip("2001:db8::110"),
+        prefix_len: 64,
+        label: None,
+        brd: None,
+        scope: Some(200),
+    };
+    ns.run(|| {
+        runtime().block_on(async {
+            let iface = Interface::by_name("v0").unwrap();
+            let addrs = Addresses::connect().unwrap();
+            for vip in [&v4, &v6] {
+                addrs.add(&iface, vip).await.unwrap();
+            }
+            let v6_brd = Vip {
+                brd: Some("192.0.2.255".parse().unwrap()),
+                ..v6.clone()
+            };
+            let err = format!("{:#}", addrs.add(&iface, &v6_brd).await.unwrap_err());
+            assert!(err.contains("IPv4 only"), "{err}");
+        })
+    });
+    // As `ip addr add 198.51.100.10/24 brd 198.51.100.255 scope link label v0:2` leaves it.
+    let lines = ip_addr_lines(&ns);
+    let l4 = line_with(&lines, "198.51.100.10/24").expect("IPv4 VIP in ip addr");
+    assert!(l4.contains("brd 198.51.100.255 scope link v0:2"), "{l4}");
+    // IPv6 takes its scope from the address, whatever the request says, as with `ip`.
+    let l6 = line_with(&lines, "2001:db8::110/64").expect("IPv6 VIP in ip addr");
+    assert!(l6.contains("scope global nodad"), "{l6}");
+}
+
+#[test]
 fn refusals_name_the_address_and_interface() {
     let (ns, _peer) = pair("viperr");
     ns.run(|| {
@@ -138,6 +184,8 @@ fn refusals_name_the_address_and_interface() {
                 addr: ip("2001:db8::100"),
                 prefix_len: 64,
                 label: Some("v0:1".into()),
+                brd: None,
+                scope: None,
             };
             let err = addrs
                 .add(&iface, &labelled_v6)
@@ -150,6 +198,8 @@ fn refusals_name_the_address_and_interface() {
                 addr: ip("192.0.2.100"),
                 prefix_len: 24,
                 label: Some("v0:a-label-too-long".into()),
+                brd: None,
+                scope: None,
             };
             let err = addrs.add(&iface, &long).await.unwrap_err().to_string();
             assert!(err.contains("longer than 15 bytes"), "{err}");
@@ -158,6 +208,8 @@ fn refusals_name_the_address_and_interface() {
                 addr: ip("192.0.2.100"),
                 prefix_len: 33,
                 label: None,
+                brd: None,
+                scope: None,
             };
             let err = addrs.add(&iface, &bad).await.unwrap_err().to_string();
             assert_eq!(err, "192.0.2.100/33: a prefix length cannot exceed 32");
@@ -174,6 +226,8 @@ fn refusals_name_the_address_and_interface() {
                 addr: ip("2001:db8::100"),
                 prefix_len: 64,
                 label: None,
+                brd: None,
+                scope: None,
             };
             let err = format!("{:#}", addrs.add(&gone, &vip).await.unwrap_err());
             assert!(err.starts_with("adding 2001:db8::100/64 to v0: "), "{err}");
@@ -202,16 +256,22 @@ fn reconcile_removes_leftover_vips_only() {
             addr: ip("192.0.2.100"),
             prefix_len: 24,
             label: Some("v0:1".into()),
+            brd: None,
+            scope: None,
         },
         Vip {
             addr: ip("192.0.2.101"),
             prefix_len: 24,
             label: None,
+            brd: None,
+            scope: None,
         },
         Vip {
             addr: ip("2001:db8::100"),
             prefix_len: 64,
             label: None,
+            brd: None,
+            scope: None,
         },
     ];
     ns.run(|| {

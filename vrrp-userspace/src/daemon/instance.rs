@@ -578,9 +578,6 @@ fn vip_targets(
 ) -> Result<Vec<VipTarget>> {
     let mut targets: Vec<VipTarget> = Vec::new();
     for v in cfg.vips.iter().chain(&cfg.excluded_vips) {
-        if v.brd.is_some() || v.scope.is_some() {
-            tracing::warn!(instance = %cfg.name, vip = %v.addr, "brd and scope are not applied yet");
-        }
         let device = match &v.dev {
             Some(dev) => Interface::by_name(dev).with_context(|| format!("({})", cfg.name))?,
             None => iface.clone(),
@@ -589,6 +586,8 @@ fn vip_targets(
             addr: v.addr,
             prefix_len: v.prefix,
             label: v.label.clone(),
+            brd: v.brd,
+            scope: v.scope,
         };
         if let Some(t) = targets.iter_mut().find(|t| t.iface == device) {
             t.vips.push(vip);

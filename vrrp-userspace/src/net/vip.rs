@@ -3,7 +3,8 @@
 //! Added the way keepalived 2.2.7 adds them, so that `ip addr` reads the same after a
 //! migration: IPv4 with the configured prefix and optional label and no broadcast address
 //! (keepalived sets one only for `brd`), IPv6 with `nodad` so a new master can use the address
-//! at once instead of after duplicate address detection, scope global. Adding what is there
+//! at once instead of after duplicate address detection, scope global unless `scope` says
+//! otherwise. Adding what is there
 //! and removing what is not are not errors: the daemon converges, it does not keep score.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -29,6 +30,12 @@ pub struct Vip {
     pub prefix_len: u8,
     /// IPv4 only, as `ip addr add ... label eth0:1`.
     pub label: Option<String>,
+    /// IPv4 only, as `ip addr add ... brd`: none unless configured, as keepalived.
+    pub brd: Option<Ipv4Addr>,
+    /// The rtnetlink scope (`scope link` is 253); global unless configured. IPv4 only in
+    /// effect: the kernel gives an IPv6 address the scope of its kind, as `ip` finds too. An
+    /// IPv4 secondary must have its primary's scope, or the kernel refuses it.
+    pub scope: Option<u8>,
 }
 
 /// An address found on an interface.
@@ -88,6 +95,16 @@ impl Addresses {
         message
             .attributes
             .retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
+        match (vip.addr, vip.brd) {
+            (IpAddr::V4(_), Some(brd)) => message.attributes.push(AddressAttribute::Broadcast(brd)),
+            (IpAddr::V6(_), Some(brd)) => {
+                bail!("broadcast {brd} given for {}: IPv4 only", vip.addr)
+            }
+            (_, None) => {}
+        }
+        if let Some(scope) = vip.scope {
+            message.header.scope = AddressScope::from(scope);
+        }
         match (vip.addr, &vip.label) {
             (IpAddr::V4(_), Some(label)) => {
                 ensure!(
@@ -272,16 +289,22 @@ mod tests {
                 addr: "192.0.2.100".parse().unwrap(),
                 prefix_len: 32,
                 label: None,
+                brd: None,
+                scope: None,
             },
             Vip {
                 addr: "192.0.2.101".parse().unwrap(),
                 prefix_len: 24,
                 label: None,
+                brd: None,
+                scope: None,
             },
             Vip {
                 addr: "2001:db8::100".parse().unwrap(),
                 prefix_len: 64,
                 label: None,
+                brd: None,
+                scope: None,
             },
         ];
         let found: Vec<IpAddr> = leftovers(&on_link, &vips).iter().map(|a| a.addr).collect();
