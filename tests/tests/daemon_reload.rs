@@ -1,9 +1,13 @@
-//! SIGHUP in a real daemon: an unchanged instance keeps its state and VIP, a new one starts,
-//! and a configuration with errors is refused while the running one carries on.
+//! SIGHUP in a real daemon: an unchanged instance keeps its state and VIP, a changed Master
+//! stays Master, a new one starts, and a configuration with errors is refused while the
+//! running one carries on.
 
-use std::time::Duration;
+use std::{net::SocketAddrV4, time::Duration, time::Instant};
 
-use tests::daemon::{Lan, VIP, config, has_addr, holds_for, wait_for};
+use tests::{
+    daemon::{Lan, VIP, config, has_addr, holds_for, wait_for},
+    probe::{PORT, Probes, Responder},
+};
 
 const VIP2: &str = "192.0.2.101";
 
@@ -149,5 +153,85 @@ fn a_backup_reloading_next_to_a_live_master_stays_backup() {
         Duration::from_secs(3),
         || has_addr(r2, "eth0", VIP) && has_addr(r2, "eth0", VIP2),
         || d2.log_text(),
+    );
+}
+
+#[test]
+fn a_changed_master_stays_master_through_a_reload_without_losing_a_probe() {
+    let lan = Lan::new("drlm", 2);
+    let with = |priority: u8, vips: &str| {
+        config(priority, "0.1", "").replace("    192.0.2.100/32\n", vips)
+    };
+    let d1 = lan.daemon(1, &config(150, "0.1", ""), &[]);
+    // r2 takes r1's adverts with another address list as long as r1 sends them: without
+    // this, r2 discards them once r1 lists a second VIP, and takes over (keepalived too).
+    let d2 = lan.daemon(2, &config(100, "0.1", "  skip_check_adv_addr"), &[]);
+    let (r1, r2) = (lan.router(1), lan.router(2));
+    let logs = || format!("r1:\n{}\nr2:\n{}", d1.log_text(), d2.log_text());
+    wait_for(
+        "r1 master",
+        Duration::from_secs(5),
+        || has_addr(r1, "eth0", VIP),
+        logs,
+    );
+    holds_for(
+        "r2 backup",
+        Duration::from_millis(500),
+        || !has_addr(r2, "eth0", VIP),
+        logs,
+    );
+    let _responders = [Responder::start(r1, 1), Responder::start(r2, 2)];
+    lan.client.exec(&["ping", "-c", "1", "-W", "2", VIP]);
+    let target = SocketAddrV4::new(VIP.parse().unwrap(), PORT);
+    let probes = Probes::start(&lan.client, target, 1000, Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(300));
+    // A new priority and a second VIP.
+    let reload = Instant::now();
+    d1.rewrite(&with(160, "    192.0.2.100/32\n    192.0.2.101/32\n"));
+    d1.signal(libc::SIGHUP);
+    let result = probes.wait();
+    assert_eq!(
+        result.lost(),
+        0,
+        "lost {} of {} probes through the reload\n{}",
+        result.lost(),
+        result.sent(),
+        logs()
+    );
+    assert_eq!(result.answered_after(reload), [1].into(), "{}", logs());
+    wait_for(
+        "r1 to add the new VIP",
+        Duration::from_secs(3),
+        || has_addr(r1, "eth0", VIP2),
+        logs,
+    );
+    let status = String::from_utf8_lossy(&d1.status(&[]).stdout).into_owned();
+    assert!(status.contains("MASTER prio 160/160"), "{status}");
+    // A VIP dropped from the configuration goes; the rest stays in service.
+    d1.rewrite(&with(160, "    192.0.2.101/32\n"));
+    d1.signal(libc::SIGHUP);
+    wait_for(
+        "r1 to drop the old VIP",
+        Duration::from_secs(3),
+        || !has_addr(r1, "eth0", VIP),
+        logs,
+    );
+    holds_for(
+        "r1 keeping the other",
+        Duration::from_millis(500),
+        || has_addr(r1, "eth0", VIP2),
+        logs,
+    );
+    let to_master = |log: String| {
+        log.lines()
+            .filter(|l| l.contains("state change") && l.contains("to=Master"))
+            .count()
+    };
+    assert_eq!(to_master(d2.log_text()), 0, "r2 took over:\n{}", logs());
+    assert_eq!(
+        to_master(d1.log_text()),
+        1,
+        "r1 became master more than once:\n{}",
+        logs()
     );
 }

@@ -357,6 +357,45 @@ impl Slot {
         }
     }
 
+    /// Whether `other`, a reloaded configuration's instance, is this same virtual router: same
+    /// name, interface, VRID and family, its state then worth keeping (`reload`).
+    pub fn same_router(&self, other: &Slot) -> bool {
+        self.cfg.name == other.cfg.name
+            && self.iface == other.iface
+            && self.cfg.vrid == other.cfg.vrid
+            && self.cfg.family == other.cfg.family
+    }
+
+    /// This Master's reloaded self, `successor`, takes over as Master: the VIPs it configures
+    /// exactly as they are stay in service, the others are removed (a changed prefix or
+    /// option comes back from the successor's own add), and the counters carry on.
+    pub async fn succeed(&mut self, successor: &mut Slot, io: &Io) {
+        self.stop_announcing();
+        for target in &self.targets {
+            for v in &target.vips {
+                let kept = successor
+                    .targets
+                    .iter()
+                    .any(|t| t.iface == target.iface && t.vips.contains(v));
+                if kept {
+                    continue;
+                }
+                if let Err(e) = io
+                    .addresses
+                    .remove(&target.iface, v.addr, v.prefix_len)
+                    .await
+                {
+                    tracing::error!(instance = %self.cfg.name, "{e:#}");
+                }
+            }
+        }
+        successor.stats = self.stats.clone();
+        // Already Master: the resumed fsm's entry into Master is no change of state, so no
+        // notify_master runs again (keepalived runs none on a reload).
+        successor.state = State::Master;
+        successor.master = Some(successor.source);
+    }
+
     pub async fn remove_vips(&mut self, io: &Io) {
         self.stop_announcing();
         for target in &self.targets {

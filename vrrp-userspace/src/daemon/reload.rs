@@ -2,15 +2,21 @@
 //!
 //! A configuration with errors is refused whole (its diagnostics logged) and the running one
 //! stays. Otherwise units are compared by their `Spec`: an equal unit keeps its state, VIPs
-//! and timers; a unit that is gone or changed is shut down as on SIGTERM (a Master sends
-//! priority 0 and drops its VIPs); a new or changed one is opened and started as at startup.
+//! and timers; a new or changed one is opened and started as at startup; a unit that is gone
+//! or changed is shut down as on SIGTERM (a Master sends priority 0 and drops its VIPs).
+//! Except, as keepalived keeps an instance's state across a reload: a lone instance that is
+//! Master and still configured as the same virtual router (name, interface, VRID, family) is
+//! succeeded by its new self, which resumes as Master (`Event::Resume`) with the VIPs it still
+//! configures left in service, the counters carried on, and no notify script run; its new
+//! priority is in its next advert, and a Backup above it preempts as usual. Sync groups restart.
 //! Interfaces that gain an instance have their XDP liveness map emptied (see the module doc of
 //! `daemon`). A Master that stops here drops its VIPs at once, without the handover of a
 //! SIGTERM: waiting for the new master would hold up the loop that every other instance runs on.
 
 use std::collections::HashSet;
 
-use super::{Daemon, Spec, load, sd_notify};
+use super::{Daemon, Spec, load, sd_notify, steer_slot_off};
+use crate::{fsm::State, net::iface::LinkState};
 
 impl Daemon {
     pub(super) async fn reload(&mut self) {
@@ -38,10 +44,6 @@ impl Daemon {
         let (kept, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut self.units)
             .into_iter()
             .partition(|u| specs.contains(&u.spec));
-        for unit in gone {
-            tracing::info!(unit = %unit.spec.name(), "stopping: removed or changed");
-            self.stop_unit(unit).await;
-        }
         self.units = kept;
         // Kept instances hold their announcers; new ones read each interface's MAC and index
         // afresh, in case an interface was replaced since.
@@ -64,6 +66,33 @@ impl Daemon {
                 Err(e) => tracing::error!(unit = %name, "not started: {e:#}"),
             }
         }
+        // Opened before the old ones stop, so that a Master can be succeeded by its new self.
+        let mut resume = HashSet::new();
+        for mut unit in gone {
+            let successor = (first_new..self.units.len()).find(|&u| {
+                let new = &self.units[u];
+                new.spec.group.is_none()
+                    && unit.spec.group.is_none()
+                    && new.slots[0].same_router(&unit.slots[0])
+            });
+            let old = &unit.slots[0];
+            let master = old.state == State::Master
+                && old.handover.is_none()
+                && old.iface.link_state().is_ok_and(|s| s == LinkState::Up);
+            match successor {
+                Some(u) if master => {
+                    tracing::info!(unit = %unit.spec.name(), "changed: its new configuration resumes as Master");
+                    let mut old = unit.slots.remove(0);
+                    steer_slot_off(&mut self.dataplanes, &mut old);
+                    old.succeed(&mut self.units[u].slots[0], &self.io).await;
+                    resume.insert((u, 0));
+                }
+                _ => {
+                    tracing::info!(unit = %unit.spec.name(), "stopping: removed or changed");
+                    self.stop_unit(unit).await;
+                }
+            }
+        }
         let used: HashSet<_> = self
             .units
             .iter()
@@ -76,7 +105,6 @@ impl Daemon {
         for u in 0..self.units.len() {
             self.steer(u);
         }
-        let resume = HashSet::new();
         for u in first_new..self.units.len() {
             tracing::info!(unit = %self.units[u].spec.name(), "starting");
             self.remove_leftovers(u, &resume).await;
