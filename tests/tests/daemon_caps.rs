@@ -4,7 +4,8 @@
 //! master, holds the VIP, runs XDP natively, serves its control socket 0600 and answers
 //! `xvrrp status`; its scripts run as its own user; without any one of the capabilities it
 //! refuses to start, with a message, so none of the four is superfluous; a `script_user` it
-//! cannot switch to is refused at start, naming the missing capability.
+//! cannot switch to is refused at start, naming the missing capability; the unit's root
+//! `ExecStartPre=+` steps let it pin its XDP.
 //!
 //! Not covered (systemd is not there to apply them): the unit's sandboxing (ProtectSystem=,
 //! SystemCallFilter=, RestrictAddressFamilies=, ...).
@@ -61,6 +62,12 @@ fn runtime_dir(scratch: &Scratch) -> String {
 /// `xvrrp run` in `ns` as user nobody with exactly `caps` (ambient, inheritable, bounding),
 /// no supplementary groups and no_new_privs, on `conf`.
 fn command_as_nobody(ns: &Netns, scratch: &Scratch, caps: &[&str], conf: &str) -> Command {
+    let args = nobody_args(scratch, caps, conf);
+    ns.command(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// The command line of `command_as_nobody`, from `setpriv` on.
+fn nobody_args(scratch: &Scratch, caps: &[&str], conf: &str) -> Vec<String> {
     let conf = scratch.write("r1.conf", conf);
     let set = |prefix: &str| {
         let mut s = "-all".to_string();
@@ -70,7 +77,7 @@ fn command_as_nobody(ns: &Netns, scratch: &Scratch, caps: &[&str], conf: &str) -
         s
     };
     let run = runtime_dir(scratch);
-    ns.command(&[
+    [
         "setpriv",
         "--reuid=nobody",
         "--regid=nogroup",
@@ -88,7 +95,9 @@ fn command_as_nobody(ns: &Netns, scratch: &Scratch, caps: &[&str], conf: &str) -
         // Native or nothing: with `auto` a missing BPF capability would only cost the tracker.
         "--xdp",
         "native",
-    ])
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 #[test]
@@ -227,6 +236,62 @@ fn each_of_the_units_capabilities_is_needed() {
             log.contains(&named),
             "without {missing}: the error does not say {named}:\n{log}"
         );
+    }
+}
+
+/// The unit's root `ExecStartPre=+` steps let the unprivileged daemon pin its XDP under the
+/// default /sys/fs/bpf/xvrrp; without them, bpffs as systemd mounts it (mode 0700) keeps it out,
+/// and it runs unpinned. Each case runs in a mount namespace of its own with a fresh bpffs,
+/// and the daemon enters only the test's network namespace, so the host's bpffs is untouched.
+#[test]
+fn the_units_bpffs_steps_let_the_unprivileged_daemon_pin() {
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/xvrrp.service"),
+    )
+    .expect("reading packaging/xvrrp.service");
+    let steps: Vec<String> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("ExecStartPre=+"))
+        .map(|c| c.replace("-o xvrrp -g xvrrp", "-o nobody -g nogroup"))
+        .collect();
+    assert!(steps.len() >= 2, "the unit's root steps: {steps:?}");
+    for (case, with_steps) in [("with the unit's steps", true), ("without them", false)] {
+        let lan = Lan::new("cappin", 1);
+        let args = nobody_args(&lan.scratch, &unit_caps(), &config(150, "0.5", ""));
+        let mut script = String::from("set -e\nmount -t bpf -o mode=0700 bpf /sys/fs/bpf\n");
+        if with_steps {
+            for step in &steps {
+                script += &format!("{step}\n");
+            }
+        }
+        script += &format!(
+            "exec nsenter --net=/run/netns/{} -- {}\n",
+            lan.router(1).name(),
+            args.join(" ")
+        );
+        let mut child = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting xvrrp in a mount namespace of its own");
+        wait_for(
+            "the unprivileged daemon to hold the VIP",
+            Duration::from_secs(15),
+            || has_addr(lan.router(1), "eth0", VIP) || child.try_wait().unwrap().is_some(),
+            String::new,
+        );
+        let (code, log) = stop(child);
+        assert_eq!(code, Some(0), "{case}: {log}");
+        if with_steps {
+            assert!(log.contains("pinned=true"), "{case}: not pinned\n{log}");
+        } else {
+            assert!(
+                log.contains("XDP not pinned") && log.contains("Permission denied"),
+                "{case}: {log}"
+            );
+        }
     }
 }
 
