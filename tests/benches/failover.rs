@@ -1,4 +1,4 @@
-//! `cargo xtask bench failover [-- --rate N] [--only WORD,…]`: what a client loses while the VIP moves. Two
+//! `cargo xtask bench failover [-- --rate N] [--only WORD,…] [--samples N]`: what a client loses while the VIP moves. Two
 //! routers on one LAN (priority 150 master, 100 backup, VRRPv3, one VIP), each running a UDP
 //! responder on the VIP; the client sends `rate` sequence-numbered probes a second (default
 //! 1000) to the VIP while the master goes away:
@@ -15,6 +15,8 @@
 //! around each event. Targets: planned 0 lost with xvrrp; unplanned no worse than keepalived.
 //! `--only` keeps the cases that match every word given: an event (`planned`, `kill`,
 //! `link_down`), an advert_int (`1`, `0.1`, `0.03`) or a daemon (`xvrrp`, `keepalived`).
+//! `--samples N` (default 1) runs each case N times and reports the sample of median outage,
+//! with the range of all N.
 
 use std::{
     collections::BTreeSet,
@@ -139,10 +141,14 @@ struct Outcome {
 
 fn main() -> anyhow::Result<()> {
     tests::require_root();
-    let args = BenchArgs::parse(&["rate", "only"])?;
+    let args = BenchArgs::parse(&["rate", "only", "samples"])?;
     let rate: u32 = args.get("rate", 1000)?;
     if rate == 0 {
         bail!("--rate must be positive");
+    }
+    let samples: usize = args.get("samples", 1)?;
+    if !(1..=25).contains(&samples) {
+        bail!("--samples between 1 and 25");
     }
     let only: String = args.get("only", String::new())?;
     let mut cases = Vec::new();
@@ -165,44 +171,55 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let mut outcomes = Vec::new();
+    // Per case, the outage of every sample, in ms, ascending.
+    let mut spreads: Vec<Vec<u128>> = Vec::new();
     for case in &cases {
-        let o = run(case, rate).with_context(|| {
-            format!(
-                "{} {} at advert_int {}",
+        let mut runs = Vec::new();
+        for _ in 0..samples {
+            let o = run(case, rate).with_context(|| {
+                format!(
+                    "{} {} at advert_int {}",
+                    case.which.name(),
+                    case.event.name(),
+                    case.advert_int
+                )
+            })?;
+            eprintln!(
+                "failover: {:<10} {:<17} advert_int {:<4}: {} of {} lost, outage {} ms",
                 case.which.name(),
                 case.event.name(),
-                case.advert_int
-            )
-        })?;
-        eprintln!(
-            "failover: {:<10} {:<17} advert_int {:<4}: {} of {} lost, outage {} ms",
-            case.which.name(),
-            case.event.name(),
-            case.advert_int,
-            o.lost,
-            o.sent,
-            o.outage.as_millis()
-        );
-        outcomes.push(o);
+                case.advert_int,
+                o.lost,
+                o.sent,
+                o.outage.as_millis()
+            );
+            runs.push(o);
+        }
+        runs.sort_by_key(|o| o.outage);
+        spreads.push(runs.iter().map(|o| o.outage.as_millis()).collect());
+        outcomes.push(runs.swap_remove(samples / 2));
     }
     let plot_path = args.out.join("failover.svg");
     plot::write(&plot_path, &svg(&cases, &outcomes, rate))?;
 
-    let find = |event: Event, advert_int: &str, which: Implementation| {
+    let position = |event: Event, advert_int: &str, which: Implementation| {
         cases
             .iter()
-            .zip(&outcomes)
-            .find(|(c, _)| c.event == event && c.advert_int == advert_int && c.which == which)
-            .map(|(_, o)| o)
+            .position(|c| c.event == event && c.advert_int == advert_int && c.which == which)
+    };
+    let find = |event: Event, advert_int: &str, which: Implementation| {
+        position(event, advert_int, which).map(|i| &outcomes[i])
     };
     if args.json {
         let rows: Vec<String> = cases
             .iter()
             .zip(&outcomes)
-            .map(|(c, o)| {
+            .zip(&spreads)
+            .map(|((c, o), spread)| {
                 format!(
                     "{{\"event\":\"{}\",\"advert_int\":{},\"daemon\":\"{}\",\"sent\":{},\
-                     \"lost\":{},\"outage_ms\":{},\"recovered\":{},\"answered_after\":[{}]}}",
+                     \"lost\":{},\"outage_ms\":{},\"recovered\":{},\"answered_after\":[{}],\
+                     \"outage_ms_samples\":{:?}}}",
                     c.event.key(),
                     c.advert_int,
                     c.which.name(),
@@ -214,7 +231,8 @@ fn main() -> anyhow::Result<()> {
                         .iter()
                         .map(u8::to_string)
                         .collect::<Vec<_>>()
-                        .join(",")
+                        .join(","),
+                    spread
                 )
             })
             .collect();
@@ -249,10 +267,15 @@ fn main() -> anyhow::Result<()> {
             "{:<18} {:>10}  {:>18}  {:>18}  {:>13}",
             "event", "advert_int", "xvrrp", "keepalived", "outage ratio"
         );
-        let cell = |o: Option<&Outcome>| {
-            o.map_or("-".into(), |o| {
+        let cell = |i: Option<usize>| {
+            i.map_or("-".into(), |i| {
+                let (o, spread) = (&outcomes[i], &spreads[i]);
+                let range = match (spread.first(), spread.last()) {
+                    (Some(lo), Some(hi)) if samples > 1 => format!(" [{lo}–{hi}]"),
+                    _ => String::new(),
+                };
                 format!(
-                    "{} / {} ms{}",
+                    "{} / {} ms{}{range}",
                     o.lost,
                     o.outage.as_millis(),
                     if o.recovered { "" } else { "!" }
@@ -272,15 +295,20 @@ fn main() -> anyhow::Result<()> {
                     "{:<18} {:>8} s  {:>18}  {:>18}  {:>13}",
                     event.name(),
                     advert_int,
-                    cell(x),
-                    cell(k),
+                    cell(position(event, advert_int, Implementation::Xvrrp)),
+                    cell(position(event, advert_int, Implementation::Keepalived)),
                     r
                 );
             }
         }
         println!(
             "outage ratio: xvrrp's longest outage / keepalived's; '!': still losing when the \
-             stream ended"
+             stream ended{}",
+            if samples > 1 {
+                format!("; the median of {samples} samples, [the range of their outages]")
+            } else {
+                String::new()
+            }
         );
         println!("plot: {} (and .png)", plot_path.display());
     }
