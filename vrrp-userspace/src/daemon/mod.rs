@@ -24,11 +24,11 @@
 //! counts from the absorbed advert, exactly as if it had been received), or leaves it due,
 //! and it expires on the next turn of the loop without crediting the same slot twice. The
 //! rules and their limits are in `liveness`; a Backup whose master repeats itself is renewed
-//! from the map by the renewer thread, without waking this one (`renewer`). Because credit requires content the daemon
-//! validated itself, an instance that starts next to a map that already holds its master
-//! would never be credited; so when a reload starts an instance, the interface's liveness map
-//! is emptied (as are adopted maps at startup), and the next advert of every router reaches the
-//! socket.
+//! from the map by the renewer thread, without waking this one (`renewer`). Because credit
+//! requires content the daemon validated itself, an instance that starts next to a map that
+//! already holds its master would never be credited; so when a reload starts an instance, the
+//! interface's liveness map is emptied (as are adopted maps at startup), and the next advert of
+//! every router reaches the socket.
 //!
 //! Accept_Mode (RFC 5798 §6.4.3): while an instance is Master without it (and not the address
 //! owner), its VIPs on its interface are in the XDP program's table as strict: IP packets to
