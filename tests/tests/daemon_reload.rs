@@ -157,21 +157,46 @@ fn a_backup_reloading_next_to_a_live_master_stays_backup() {
 }
 
 #[test]
-fn a_changed_master_stays_master_through_a_reload_without_losing_a_probe() {
+fn changed_instances_keep_their_state_through_a_reload_without_losing_a_probe() {
     let lan = Lan::new("drlm", 2);
-    let with = |priority: u8, vips: &str| {
-        config(priority, "0.1", "").replace("    192.0.2.100/32\n", vips)
+    // Every notify call of each router, one line each.
+    let notify = |n: usize| {
+        let out = lan.scratch.path(&format!("notified{n}"));
+        let script = lan.scratch.script(
+            &format!("notify{n}.sh"),
+            &format!("echo \"$@\" >> {}", out.display()),
+        );
+        (out, format!("  notify \"{}\"\n", script.display()))
     };
-    let d1 = lan.daemon(1, &config(150, "0.1", ""), &[]);
+    let ((out1, notify1), (out2, notify2)) = (notify(1), notify(2));
+    let notified = |out: &std::path::Path| std::fs::read_to_string(out).unwrap_or_default();
+    let r1_conf = |priority: u8, vips: &str| {
+        config(priority, "0.1", &notify1).replace("    192.0.2.100/32\n", vips)
+    };
     // r2 takes r1's adverts with another address list as long as r1 sends them: without
     // this, r2 discards them once r1 lists a second VIP, and takes over (keepalived too).
-    let d2 = lan.daemon(2, &config(100, "0.1", "  skip_check_adv_addr"), &[]);
+    let r2_conf =
+        |priority: u8| config(priority, "0.1", &format!("{notify2}  skip_check_adv_addr"));
+    let d1 = lan.daemon(1, &r1_conf(150, "    192.0.2.100/32\n"), &[]);
+    let d2 = lan.daemon(2, &r2_conf(100), &[]);
     let (r1, r2) = (lan.router(1), lan.router(2));
-    let logs = || format!("r1:\n{}\nr2:\n{}", d1.log_text(), d2.log_text());
+    let logs = || {
+        format!(
+            "r1:\n{}\n{}\nr2:\n{}\n{}",
+            d1.log_text(),
+            notified(&out1),
+            d2.log_text(),
+            notified(&out2)
+        )
+    };
     wait_for(
-        "r1 master",
+        "r1 master, r2 backup, both notified",
         Duration::from_secs(5),
-        || has_addr(r1, "eth0", VIP),
+        || {
+            has_addr(r1, "eth0", VIP)
+                && notified(&out1).contains("MASTER")
+                && notified(&out2).contains("BACKUP")
+        },
         logs,
     );
     holds_for(
@@ -180,20 +205,23 @@ fn a_changed_master_stays_master_through_a_reload_without_losing_a_probe() {
         || !has_addr(r2, "eth0", VIP),
         logs,
     );
+    let before = (notified(&out1), notified(&out2));
     let _responders = [Responder::start(r1, 1), Responder::start(r2, 2)];
     lan.client.exec(&["ping", "-c", "1", "-W", "2", VIP]);
     let target = SocketAddrV4::new(VIP.parse().unwrap(), PORT);
     let probes = Probes::start(&lan.client, target, 1000, Duration::from_millis(1500));
     std::thread::sleep(Duration::from_millis(300));
-    // A new priority and a second VIP.
+    // The Master gets a new priority and a second VIP, the Backup a new priority.
     let reload = Instant::now();
-    d1.rewrite(&with(160, "    192.0.2.100/32\n    192.0.2.101/32\n"));
+    d1.rewrite(&r1_conf(160, "    192.0.2.100/32\n    192.0.2.101/32\n"));
     d1.signal(libc::SIGHUP);
+    d2.rewrite(&r2_conf(90));
+    d2.signal(libc::SIGHUP);
     let result = probes.wait();
     assert_eq!(
         result.lost(),
         0,
-        "lost {} of {} probes through the reload\n{}",
+        "lost {} of {} probes through the reloads\n{}",
         result.lost(),
         result.sent(),
         logs()
@@ -205,10 +233,16 @@ fn a_changed_master_stays_master_through_a_reload_without_losing_a_probe() {
         || has_addr(r1, "eth0", VIP2),
         logs,
     );
-    let status = String::from_utf8_lossy(&d1.status(&[]).stdout).into_owned();
-    assert!(status.contains("MASTER prio 160/160"), "{status}");
+    let status =
+        |d: &tests::daemon::Daemon| String::from_utf8_lossy(&d.status(&[]).stdout).into_owned();
+    assert!(
+        status(&d1).contains("MASTER prio 160/160"),
+        "{}",
+        status(&d1)
+    );
+    assert!(status(&d2).contains("BACKUP prio 90/90"), "{}", status(&d2));
     // A VIP dropped from the configuration goes; the rest stays in service.
-    d1.rewrite(&with(160, "    192.0.2.101/32\n"));
+    d1.rewrite(&r1_conf(160, "    192.0.2.101/32\n"));
     d1.signal(libc::SIGHUP);
     wait_for(
         "r1 to drop the old VIP",
@@ -232,6 +266,13 @@ fn a_changed_master_stays_master_through_a_reload_without_losing_a_probe() {
         to_master(d1.log_text()),
         1,
         "r1 became master more than once:\n{}",
+        logs()
+    );
+    // keepalived runs no notify script on a reload that changes no state.
+    assert_eq!(
+        (notified(&out1), notified(&out2)),
+        before,
+        "notified on a reload:\n{}",
         logs()
     );
 }

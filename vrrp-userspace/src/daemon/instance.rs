@@ -366,9 +366,10 @@ impl Slot {
             && self.cfg.family == other.cfg.family
     }
 
-    /// This Master's reloaded self, `successor`, takes over as Master: the VIPs it configures
-    /// exactly as they are stay in service, the others are removed (a changed prefix or
-    /// option comes back from the successor's own add), and the counters carry on.
+    /// This instance's reloaded self, `successor`, takes over in the same state (Master or
+    /// Backup): the VIPs it configures exactly as they are stay in service, the others are
+    /// removed (a changed prefix or option comes back from the successor's own add), and the
+    /// counters carry on.
     pub async fn succeed(&mut self, successor: &mut Slot, io: &Io) {
         self.stop_announcing();
         for target in &self.targets {
@@ -390,10 +391,14 @@ impl Slot {
             }
         }
         successor.stats = self.stats.clone();
-        // Already Master: the resumed fsm's entry into Master is no change of state, so no
-        // notify_master runs again (keepalived runs none on a reload).
-        successor.state = State::Master;
-        successor.master = Some(successor.source);
+        // The successor's fsm enters this same state as it starts: no change of state, so no
+        // notify script runs (keepalived runs none on a reload).
+        successor.state = self.state;
+        // A Backup's master stays the one it knew: `skip_check_adv_addr` goes by it.
+        successor.master = match self.state {
+            State::Master => Some(successor.source),
+            _ => self.master,
+        };
     }
 
     pub async fn remove_vips(&mut self, io: &Io) {

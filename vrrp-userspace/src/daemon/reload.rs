@@ -5,10 +5,12 @@
 //! and timers; a new or changed one is opened and started as at startup; a unit that is gone
 //! or changed is shut down as on SIGTERM (a Master sends priority 0 and drops its VIPs).
 //! Except, as keepalived keeps an instance's state across a reload: a lone instance that is
-//! Master and still configured as the same virtual router (name, interface, VRID, family) is
-//! succeeded by its new self, which resumes as Master (`Event::Resume`) with the VIPs it still
-//! configures left in service, the counters carried on, and no notify script run; its new
-//! priority is in its next advert, and a Backup above it preempts as usual. Sync groups restart.
+//! Master or Backup and still configured as the same virtual router (name, interface, VRID,
+//! family) is succeeded by its new self, with the counters carried on and no notify script
+//! run. A Master's successor resumes as Master (`Event::Resume`) with the VIPs it still
+//! configures left in service; its new priority is in its next advert, and a Backup above it
+//! preempts as usual. A Backup's starts as at startup, as Backup, sending no priority 0 and
+//! running no notify_stop on the way. Sync groups, and instances in Fault, restart.
 //! Interfaces that gain an instance have their XDP liveness map emptied (see the module doc of
 //! `daemon`). A Master that stops here drops its VIPs at once, without the handover of a
 //! SIGTERM: waiting for the new master would hold up the loop that every other instance runs on.
@@ -80,12 +82,15 @@ impl Daemon {
                 && old.handover.is_none()
                 && old.iface.link_state().is_ok_and(|s| s == LinkState::Up);
             match successor {
-                Some(u) if master => {
-                    tracing::info!(unit = %unit.spec.name(), "changed: its new configuration resumes as Master");
+                Some(u) if master || old.state == State::Backup => {
+                    tracing::info!(unit = %unit.spec.name(), state = ?old.state, "changed: its new configuration carries on in the same state");
+                    unit.reclaim(&self.renewer, 0);
                     let mut old = unit.slots.remove(0);
                     steer_slot_off(&mut self.dataplanes, &mut old);
                     old.succeed(&mut self.units[u].slots[0], &self.io).await;
-                    resume.insert((u, 0));
+                    if master {
+                        resume.insert((u, 0));
+                    }
                 }
                 _ => {
                     tracing::info!(unit = %unit.spec.name(), "stopping: removed or changed");
