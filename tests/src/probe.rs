@@ -15,7 +15,7 @@ use std::{
         atomic::{AtomicBool, Ordering},
     },
     thread::JoinHandle,
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use crate::netns::Netns;
@@ -209,6 +209,42 @@ impl ProbeResult {
             longest = longest.max(run);
         }
         self.period * longest
+    }
+
+    /// Each lost probe with its send time of day (UTC, as the daemons' logs print it) and the
+    /// responders of its neighbours, so that a failure can be laid beside the logs (the first
+    /// 20).
+    pub fn losses(&self) -> String {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let time_of_day = |t: Instant| {
+            let at = wall - now.duration_since(t);
+            let ms = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() % 86_400_000;
+            format!(
+                "{:02}:{:02}:{:02}.{:03}",
+                ms / 3_600_000,
+                ms / 60_000 % 60,
+                ms / 1000 % 60,
+                ms % 1000
+            )
+        };
+        let answered = |seq: Option<usize>| {
+            seq.and_then(|s| self.answered_by.get(s).copied().flatten())
+                .map_or("-".to_owned(), |id| format!("r{id}"))
+        };
+        self.answered_by
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.is_none())
+            .take(20)
+            .map(|(seq, _)| {
+                format!(
+                    "probe {seq} sent {} lost (before it: {}, after: {})\n",
+                    time_of_day(self.sent_at[seq]),
+                    answered(seq.checked_sub(1)),
+                    answered(Some(seq + 1)),
+                )
+            })
+            .collect()
     }
 
     /// The responders that answered probes sent at or after `instant`.

@@ -221,9 +221,10 @@ fn changed_instances_keep_their_state_through_a_reload_without_losing_a_probe() 
     assert_eq!(
         result.lost(),
         0,
-        "lost {} of {} probes through the reloads\n{}",
+        "lost {} of {} probes through the reloads\n{}{}",
         result.lost(),
         result.sent(),
+        result.losses(),
         logs()
     );
     assert_eq!(result.answered_after(reload), [1].into(), "{}", logs());

@@ -792,8 +792,9 @@ fn twenty_rapid_reloads_of_an_unchanged_configuration_lose_no_probe() {
     assert_eq!(
         result.lost(),
         0,
-        "probes lost during the reloads (longest outage {:?})\n{}",
+        "probes lost during the reloads (longest outage {:?})\n{}{}",
         result.longest_outage(),
+        result.losses(),
         d1.log_text()
     );
     assert_eq!(

@@ -88,10 +88,12 @@ fn sigterm_on_the_master_hands_over_without_losing_a_probe() {
     assert_eq!(
         result.lost(),
         0,
-        "lost {} of {} probes (longest outage {:?})\n{r1_log}",
+        "lost {} of {} probes (longest outage {:?})\n{}r1:\n{r1_log}\nr2:\n{}",
         result.lost(),
         result.sent(),
-        result.longest_outage()
+        result.longest_outage(),
+        result.losses(),
+        r2.log_text()
     );
     assert!(
         result.answered_after(handover + Duration::from_millis(500)) == [2].into(),
@@ -200,9 +202,10 @@ fn xvrrp_handover_moves_mastership_and_stays_backup() {
     assert_eq!(
         result.lost(),
         0,
-        "lost {} of {} probes\n{}\n{}",
+        "lost {} of {} probes\n{}{}\n{}",
         result.lost(),
         result.sent(),
+        result.losses(),
         r1.log_text(),
         r2.log_text()
     );
@@ -285,9 +288,10 @@ fn a_master_restarted_at_once_resumes_without_a_flap() {
     assert_eq!(
         result.lost(),
         0,
-        "lost {} of {} probes\n{log}",
+        "lost {} of {} probes\n{}{log}",
         result.lost(),
-        result.sent()
+        result.sent(),
+        result.losses()
     );
 }
 
@@ -367,10 +371,12 @@ fn sigterm_hands_over_a_vip_on_another_device_through_the_vrrp_interface() {
     assert_eq!(
         result.lost(),
         0,
-        "lost {} of {} probes (longest outage {:?})\n{r1_log}",
+        "lost {} of {} probes (longest outage {:?})\n{}r1:\n{r1_log}\nr2:\n{}",
         result.lost(),
         result.sent(),
-        result.longest_outage()
+        result.longest_outage(),
+        result.losses(),
+        r2.log_text()
     );
     let late = result.answered_after(handover + Duration::from_millis(500));
     assert!(
