@@ -13,8 +13,9 @@
 //!    master's GARP bursts have corrected every neighbour cache.
 //!
 //! Two short waits (`SETTLE`) close races that lost a few probes on a loaded machine: the
-//! redirect starts only a moment after the new master's first advert, since a master (xvrrp
-//! or keepalived) sends it before it has added the VIPs; and the VIPs are removed a moment
+//! redirect starts only a moment after the new master's first advert, since keepalived sends
+//! it before it has added the VIPs (xvrrp adds them first, so that with an xvrrp peer the
+//! advert alone is proof, however slow the peer's machine); and the VIPs are removed a moment
 //! after the redirect starts, so that requests already past XDP can still be answered from
 //! them.
 //!

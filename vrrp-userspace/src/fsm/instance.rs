@@ -282,16 +282,20 @@ impl Instance {
         }
     }
 
-    /// The Backup→Master (and Initialize→Master) steps shared by §6.4.1 and §6.4.2. keepalived
-    /// sends the advert before adding addresses so the old Master drops them before our GARPs.
+    /// The Backup→Master (and Initialize→Master) steps shared by §6.4.1 and §6.4.2. The VIPs
+    /// are added before the first advert: an old master handing over (`daemon::handover`)
+    /// takes that advert as the sign that frames for the VIPs can be sent on to us, and a
+    /// loaded machine can take tens of milliseconds between the two. The GARPs still follow
+    /// the advert, so that an old master has had it before they come (keepalived's reason for
+    /// sending its advert first).
     fn become_master(&mut self, now: Monotonic, out: &mut Vec<Action>) {
         self.armed.cancel(out, TimerId::MasterDown);
         self.yielded = false;
-        out.push(Action::SendAdvert {
-            priority: self.priority(),
-        });
         out.push(Action::AddVips {
             accept: self.accept_mode(),
+        });
+        out.push(Action::SendAdvert {
+            priority: self.priority(),
         });
         self.cfg.garp.on_master(&mut self.armed, out, now);
         let at = next_advert(now, self.cfg.advert_interval, self.cfg.advert_grid);
@@ -767,8 +771,13 @@ mod tests {
         let mut i = Instance::new(config());
         let actions = i.handle(Event::Resume, T0);
         assert_eq!(i.state(), State::Master);
-        assert_eq!(actions[0], Action::SendAdvert { priority: 100 });
-        assert!(actions.contains(&Action::AddVips { accept: false }));
+        assert_eq!(
+            actions[..2],
+            [
+                Action::AddVips { accept: false },
+                Action::SendAdvert { priority: 100 }
+            ]
+        );
 
         let mut faulted = Instance::new(config());
         faulted.handle(Event::Interface { up: false }, T0);

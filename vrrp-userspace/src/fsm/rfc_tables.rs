@@ -59,8 +59,8 @@ fn rfc5798_6_4_1_initialize() {
             event: Event::Startup,
             now: T0,
             actions: vec![
-                SendAdvert { priority: 255 },
                 AddVips { accept: true },
+                SendAdvert { priority: 255 },
                 SendGarp { count: 5 },
                 arm(TimerId::Adver, 101_000_000_000),
                 Notify(NotifyState::Master),
@@ -144,8 +144,8 @@ fn rfc5798_6_4_2_backup() {
             event: Event::TimerExpired(TimerId::MasterDown),
             now: TM,
             actions: vec![
-                SendAdvert { priority: 100 },
                 AddVips { accept: false },
+                SendAdvert { priority: 100 },
                 SendGarp { count: 5 },
                 arm(TimerId::Adver, 104_609_375_000),
                 Notify(NotifyState::Master),
