@@ -218,7 +218,11 @@ impl ProbeResult {
         let (now, wall) = (Instant::now(), SystemTime::now());
         let time_of_day = |t: Instant| {
             let at = wall - now.duration_since(t);
-            let ms = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() % 86_400_000;
+            let ms = at
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis()
+                % 86_400_000;
             format!(
                 "{:02}:{:02}:{:02}.{:03}",
                 ms / 3_600_000,

@@ -2,10 +2,14 @@
 //! stays Master, a new one starts, and a configuration with errors is refused while the
 //! running one carries on.
 
-use std::{net::SocketAddrV4, time::Duration, time::Instant};
+use std::{
+    net::SocketAddrV4,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
 
 use tests::{
-    daemon::{Lan, VIP, config, has_addr, holds_for, wait_for},
+    daemon::{Daemon, Lan, VIP, config, has_addr, holds_for, wait_for},
     probe::{PORT, Probes, Responder},
 };
 
@@ -15,6 +19,74 @@ fn second_instance() -> String {
     "vrrp_instance VI_2 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 52\n  priority 120\n  \
      advert_int 0.1\n  virtual_ipaddress {\n    192.0.2.101/32\n  }\n}\n"
         .to_owned()
+}
+
+/// A notify script for router `n` that appends each call, one line, to the file returned
+/// with the configuration line that runs it.
+fn notify_log(lan: &Lan, n: usize) -> (PathBuf, String) {
+    let out = lan.scratch.path(&format!("notified{n}"));
+    let script = lan.scratch.script(
+        &format!("notify{n}.sh"),
+        &format!("echo \"$@\" >> {}", out.display()),
+    );
+    (out, format!("  notify \"{}\"\n", script.display()))
+}
+
+fn notified(out: &Path) -> String {
+    std::fs::read_to_string(out).unwrap_or_default()
+}
+
+/// Reloads r1 and r2 into `configs` while the client probes the VIP at 1 kHz, answered by
+/// both: no probe may be lost, and r1 must answer all of them.
+fn reload_under_probes(lan: &Lan, configs: [(&Daemon, String); 2], logs: impl Fn() -> String) {
+    let _responders = [
+        Responder::start(lan.router(1), 1),
+        Responder::start(lan.router(2), 2),
+    ];
+    lan.client.exec(&["ping", "-c", "1", "-W", "2", VIP]);
+    let target = SocketAddrV4::new(VIP.parse().unwrap(), PORT);
+    let probes = Probes::start(&lan.client, target, 1000, Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(300));
+    let reload = Instant::now();
+    for (d, config) in configs {
+        d.rewrite(&config);
+        d.signal(libc::SIGHUP);
+    }
+    let result = probes.wait();
+    assert_eq!(
+        result.lost(),
+        0,
+        "lost {} of {} probes through the reloads\n{}{}",
+        result.lost(),
+        result.sent(),
+        result.losses(),
+        logs()
+    );
+    assert_eq!(result.answered_after(reload), [1].into(), "{}", logs());
+}
+
+/// Each router's log and notify calls, for a failure message.
+fn logs_and_notified(routers: [(&Daemon, &Path); 2]) -> String {
+    let [(d1, out1), (d2, out2)] = routers;
+    format!(
+        "r1:\n{}\n{}\nr2:\n{}\n{}",
+        d1.log_text(),
+        notified(out1),
+        d2.log_text(),
+        notified(out2)
+    )
+}
+
+fn status_of(d: &Daemon) -> String {
+    String::from_utf8_lossy(&d.status(&[]).stdout).into_owned()
+}
+
+/// How many times an instance of `d` became Master.
+fn became_master(d: &Daemon) -> usize {
+    d.log_text()
+        .lines()
+        .filter(|l| l.contains("state change") && l.contains("to=Master"))
+        .count()
 }
 
 #[test]
@@ -99,7 +171,7 @@ fn a_bad_configuration_is_refused_and_the_old_one_keeps_running() {
         || has_addr(r1, "eth0", VIP),
         || d1.log_text(),
     );
-    let status = String::from_utf8_lossy(&d1.status(&[]).stdout).into_owned();
+    let status = status_of(&d1);
     assert!(status.contains("VI_1 eth0 vrid 51 IPv4 MASTER"), "{status}");
 }
 
@@ -138,7 +210,7 @@ fn a_backup_reloading_next_to_a_live_master_stays_backup() {
         || !has_addr(r2, "eth0", VIP) && !has_addr(r2, "eth0", VIP2),
         logs,
     );
-    let status = String::from_utf8_lossy(&d2.status(&[]).stdout).into_owned();
+    let status = status_of(&d2);
     assert_eq!(
         status
             .matches("BACKUP prio 100/100 master 192.0.2.1")
@@ -160,16 +232,7 @@ fn a_backup_reloading_next_to_a_live_master_stays_backup() {
 fn changed_instances_keep_their_state_through_a_reload_without_losing_a_probe() {
     let lan = Lan::new("drlm", 2);
     // Every notify call of each router, one line each.
-    let notify = |n: usize| {
-        let out = lan.scratch.path(&format!("notified{n}"));
-        let script = lan.scratch.script(
-            &format!("notify{n}.sh"),
-            &format!("echo \"$@\" >> {}", out.display()),
-        );
-        (out, format!("  notify \"{}\"\n", script.display()))
-    };
-    let ((out1, notify1), (out2, notify2)) = (notify(1), notify(2));
-    let notified = |out: &std::path::Path| std::fs::read_to_string(out).unwrap_or_default();
+    let ((out1, notify1), (out2, notify2)) = (notify_log(&lan, 1), notify_log(&lan, 2));
     let r1_conf = |priority: u8, vips: &str| {
         config(priority, "0.1", &notify1).replace("    192.0.2.100/32\n", vips)
     };
@@ -180,15 +243,7 @@ fn changed_instances_keep_their_state_through_a_reload_without_losing_a_probe() 
     let d1 = lan.daemon(1, &r1_conf(150, "    192.0.2.100/32\n"), &[]);
     let d2 = lan.daemon(2, &r2_conf(100), &[]);
     let (r1, r2) = (lan.router(1), lan.router(2));
-    let logs = || {
-        format!(
-            "r1:\n{}\n{}\nr2:\n{}\n{}",
-            d1.log_text(),
-            notified(&out1),
-            d2.log_text(),
-            notified(&out2)
-        )
-    };
+    let logs = || logs_and_notified([(&d1, &out1), (&d2, &out2)]);
     wait_for(
         "r1 master, r2 backup, both notified",
         Duration::from_secs(5),
@@ -206,42 +261,34 @@ fn changed_instances_keep_their_state_through_a_reload_without_losing_a_probe() 
         logs,
     );
     let before = (notified(&out1), notified(&out2));
-    let _responders = [Responder::start(r1, 1), Responder::start(r2, 2)];
-    lan.client.exec(&["ping", "-c", "1", "-W", "2", VIP]);
-    let target = SocketAddrV4::new(VIP.parse().unwrap(), PORT);
-    let probes = Probes::start(&lan.client, target, 1000, Duration::from_millis(1500));
-    std::thread::sleep(Duration::from_millis(300));
     // The Master gets a new priority and a second VIP, the Backup a new priority.
-    let reload = Instant::now();
-    d1.rewrite(&r1_conf(160, "    192.0.2.100/32\n    192.0.2.101/32\n"));
-    d1.signal(libc::SIGHUP);
-    d2.rewrite(&r2_conf(90));
-    d2.signal(libc::SIGHUP);
-    let result = probes.wait();
-    assert_eq!(
-        result.lost(),
-        0,
-        "lost {} of {} probes through the reloads\n{}{}",
-        result.lost(),
-        result.sent(),
-        result.losses(),
-        logs()
+    reload_under_probes(
+        &lan,
+        [
+            (
+                &d1,
+                r1_conf(160, "    192.0.2.100/32\n    192.0.2.101/32\n"),
+            ),
+            (&d2, r2_conf(90)),
+        ],
+        logs,
     );
-    assert_eq!(result.answered_after(reload), [1].into(), "{}", logs());
     wait_for(
         "r1 to add the new VIP",
         Duration::from_secs(3),
         || has_addr(r1, "eth0", VIP2),
         logs,
     );
-    let status =
-        |d: &tests::daemon::Daemon| String::from_utf8_lossy(&d.status(&[]).stdout).into_owned();
     assert!(
-        status(&d1).contains("MASTER prio 160/160"),
+        status_of(&d1).contains("MASTER prio 160/160"),
         "{}",
-        status(&d1)
+        status_of(&d1)
     );
-    assert!(status(&d2).contains("BACKUP prio 90/90"), "{}", status(&d2));
+    assert!(
+        status_of(&d2).contains("BACKUP prio 90/90"),
+        "{}",
+        status_of(&d2)
+    );
     // A VIP dropped from the configuration goes; the rest stays in service.
     d1.rewrite(&r1_conf(160, "    192.0.2.101/32\n"));
     d1.signal(libc::SIGHUP);
@@ -257,19 +304,83 @@ fn changed_instances_keep_their_state_through_a_reload_without_losing_a_probe() 
         || has_addr(r1, "eth0", VIP2),
         logs,
     );
-    let to_master = |log: String| {
-        log.lines()
-            .filter(|l| l.contains("state change") && l.contains("to=Master"))
-            .count()
-    };
-    assert_eq!(to_master(d2.log_text()), 0, "r2 took over:\n{}", logs());
+    assert_eq!(became_master(&d2), 0, "r2 took over:\n{}", logs());
     assert_eq!(
-        to_master(d1.log_text()),
+        became_master(&d1),
         1,
         "r1 became master more than once:\n{}",
         logs()
     );
     // keepalived runs no notify script on a reload that changes no state.
+    assert_eq!(
+        (notified(&out1), notified(&out2)),
+        before,
+        "notified on a reload:\n{}",
+        logs()
+    );
+}
+
+#[test]
+fn a_changed_sync_group_keeps_its_state_through_a_reload_without_losing_a_probe() {
+    let lan = Lan::new("drsg", 2);
+    // Every notify call of each router, its group's and its members', one line each.
+    let ((out1, notify1), (out2, notify2)) = (notify_log(&lan, 1), notify_log(&lan, 2));
+    // `members` in the group's order; each member has its own VIP and runs the notify script.
+    let group = |priority: u8, notify: &str, members: [&str; 2]| {
+        let second = second_instance()
+            .replace("priority 120", &format!("priority {priority}"))
+            .replace("}\n}\n", &format!("}}\n{notify}}}\n"));
+        format!(
+            "vrrp_sync_group G {{\n  group {{\n    {}\n    {}\n  }}\n{notify}}}\n{}{second}",
+            members[0],
+            members[1],
+            config(priority, "0.1", notify)
+        )
+    };
+    let d1 = lan.daemon(1, &group(150, &notify1, ["VI_1", "VI_2"]), &[]);
+    let d2 = lan.daemon(2, &group(100, &notify2, ["VI_1", "VI_2"]), &[]);
+    let (r1, r2) = (lan.router(1), lan.router(2));
+    let logs = || logs_and_notified([(&d1, &out1), (&d2, &out2)]);
+    // Two members and the group itself: three calls on each router.
+    wait_for(
+        "r1 master, r2 backup, each notified for both members and the group",
+        Duration::from_secs(5),
+        || {
+            has_addr(r1, "eth0", VIP)
+                && has_addr(r1, "eth0", VIP2)
+                && notified(&out1).matches("MASTER").count() == 3
+                && notified(&out2).matches("BACKUP").count() == 3
+        },
+        logs,
+    );
+    let before = (notified(&out1), notified(&out2));
+    // New priorities on both routers, and r1 lists its members the other way round.
+    reload_under_probes(
+        &lan,
+        [
+            (&d1, group(160, &notify1, ["VI_2", "VI_1"])),
+            (&d2, group(90, &notify2, ["VI_1", "VI_2"])),
+        ],
+        logs,
+    );
+    wait_for(
+        "both routers to run the new priorities",
+        Duration::from_secs(3),
+        || {
+            status_of(&d1).matches("MASTER prio 160/160").count() == 2
+                && status_of(&d2).matches("BACKUP prio 90/90").count() == 2
+        },
+        || format!("{}\n{}\n{}", status_of(&d1), status_of(&d2), logs()),
+    );
+    assert!(has_addr(r1, "eth0", VIP) && has_addr(r1, "eth0", VIP2));
+    assert!(!has_addr(r2, "eth0", VIP) && !has_addr(r2, "eth0", VIP2));
+    assert_eq!(became_master(&d2), 0, "r2 took over:\n{}", logs());
+    assert_eq!(
+        became_master(&d1),
+        2,
+        "r1's members became master more than once:\n{}",
+        logs()
+    );
     assert_eq!(
         (notified(&out1), notified(&out2)),
         before,

@@ -396,14 +396,18 @@ impl Daemon {
                 self.feed(u, m, Event::Interface { up: false }, now).await;
             }
         }
-        for m in 0..self.units[u].slots.len() {
-            let event = if resume.contains(&(u, m)) {
-                Event::Resume
-            } else {
-                Event::Startup
-            };
-            self.feed(u, m, event, now).await;
-        }
+        let resumes = |m| resume.contains(&(u, m));
+        let actions = self.units[u].machine.start(
+            |m| {
+                if resumes(m) {
+                    Event::Resume
+                } else {
+                    Event::Startup
+                }
+            },
+            now,
+        );
+        self.carry_out(u, &actions, now).await;
     }
 
     /// Attaches XDP to every interface that carries an instance and has none yet, and makes
@@ -510,19 +514,24 @@ impl Daemon {
         now: Monotonic,
     ) -> Vec<(usize, Action)> {
         let actions = self.units[u].handle(&self.renewer, m, event, now);
+        self.carry_out(u, &actions, now).await;
+        actions
+    }
+
+    /// Executes the fsm's `actions` for unit `u`, records the states reached and steers.
+    async fn carry_out(&mut self, u: usize, actions: &[(usize, Action)], now: Monotonic) {
         // Only deadlines moved, as when a Backup hears its master (most events by far): every
         // change of state comes with a `Notify`, so there is nothing to settle or steer.
         if actions.iter().all(|(_, a)| a.is_timer()) {
-            for &(i, action) in &actions {
+            for &(i, action) in actions {
                 self.units[u].slots[i].set_timer(action);
             }
-            return actions;
+            return;
         }
-        self.execute(u, &actions, now).await;
+        self.execute(u, actions, now).await;
         // Notify scripts run on, reaped by their own task.
         drop(self.units[u].settle(now));
         self.steer(u);
-        actions
     }
 
     /// Carries out the fsm's actions for unit `u`'s members, starting a handover instead of

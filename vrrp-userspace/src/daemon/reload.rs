@@ -10,14 +10,18 @@
 //! run. A Master's successor resumes as Master (`Event::Resume`) with the VIPs it still
 //! configures left in service; its new priority is in its next advert, and a Backup above it
 //! preempts as usual. A Backup's starts as at startup, as Backup, sending no priority 0 and
-//! running no notify_stop on the way. Sync groups, and instances in Fault, restart.
+//! running no notify_stop on the way. A sync group is succeeded the same way when its new
+//! self has the same virtual routers as members (in any order) and all of them are Master,
+//! or all Backup; its members then start as one (`SyncGroup::start`), so that a group of
+//! Masters resumes without passing through Backup. Other groups, and instances in Fault,
+//! restart.
 //! Interfaces that gain an instance have their XDP liveness map emptied (see the module doc of
 //! `daemon`). A Master that stops here drops its VIPs at once, without the handover of a
 //! SIGTERM: waiting for the new master would hold up the loop that every other instance runs on.
 
 use std::collections::HashSet;
 
-use super::{Daemon, Spec, load, sd_notify, steer_slot_off};
+use super::{Daemon, Spec, Unit, instance::Slot, load, sd_notify, steer_slot_off};
 use crate::{fsm::State, net::iface::LinkState};
 
 impl Daemon {
@@ -71,25 +75,28 @@ impl Daemon {
         // Opened before the old ones stop, so that a Master can be succeeded by its new self.
         let mut resume = HashSet::new();
         for mut unit in gone {
-            let successor = (first_new..self.units.len()).find(|&u| {
-                let new = &self.units[u];
-                new.spec.group.is_none()
-                    && unit.spec.group.is_none()
-                    && new.slots[0].same_router(&unit.slots[0])
-            });
-            let old = &unit.slots[0];
-            let master = old.state == State::Master
-                && old.handover.is_none()
-                && old.iface.link_state().is_ok_and(|s| s == LinkState::Up);
-            match successor {
-                Some(u) if master || old.state == State::Backup => {
-                    tracing::info!(unit = %unit.spec.name(), state = ?old.state, "changed: its new configuration carries on in the same state");
-                    unit.reclaim(&self.renewer, 0);
-                    let mut old = unit.slots.remove(0);
-                    steer_slot_off(&mut self.dataplanes, &mut old);
-                    old.succeed(&mut self.units[u].slots[0], &self.io).await;
-                    if master {
-                        resume.insert((u, 0));
+            let found = (first_new..self.units.len())
+                .find_map(|u| Some((u, successors(&unit, &self.units[u])?)));
+            let up = |s: &Slot| s.iface.link_state().is_ok_and(|l| l == LinkState::Up);
+            let master = unit
+                .slots
+                .iter()
+                .all(|s| s.state == State::Master && s.handover.is_none() && up(s));
+            let backup = unit.slots.iter().all(|s| s.state == State::Backup);
+            match found {
+                Some((u, members)) if master || backup => {
+                    let state = unit.slots[0].state;
+                    tracing::info!(unit = %unit.spec.name(), ?state, "changed: its new configuration carries on in the same state");
+                    unit.succeed(&mut self.units[u]);
+                    for (m, &successor) in members.iter().enumerate() {
+                        unit.reclaim(&self.renewer, m);
+                        let old = &mut unit.slots[m];
+                        steer_slot_off(&mut self.dataplanes, old);
+                        old.succeed(&mut self.units[u].slots[successor], &self.io)
+                            .await;
+                        if master {
+                            resume.insert((u, successor));
+                        }
                     }
                 }
                 _ => {
@@ -116,4 +123,21 @@ impl Daemon {
             self.start_unit(u, &resume).await;
         }
     }
+}
+
+/// Whether `new`, a unit of the reloaded configuration, is `old` carried on: both lone
+/// instances, or both sync groups, whose members are the same virtual routers
+/// (`Slot::same_router`), each once. Returns, for each of `old`'s members, its successor's
+/// index in `new`.
+fn successors(old: &Unit, new: &Unit) -> Option<Vec<usize>> {
+    if old.spec.group.is_some() != new.spec.group.is_some() || old.slots.len() != new.slots.len() {
+        return None;
+    }
+    let members: Vec<usize> = old
+        .slots
+        .iter()
+        .map(|o| new.slots.iter().position(|n| n.same_router(o)))
+        .collect::<Option<_>>()?;
+    let distinct: HashSet<_> = members.iter().collect();
+    (distinct.len() == members.len()).then_some(members)
 }

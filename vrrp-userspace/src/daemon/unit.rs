@@ -111,6 +111,22 @@ impl Machine {
         }
     }
 
+    /// Starts every member, member `m` with `event(m)` (see [`fsm::SyncGroup::start`]).
+    pub fn start(
+        &mut self,
+        event: impl Fn(usize) -> Event,
+        now: Monotonic,
+    ) -> Vec<(usize, Action)> {
+        match self {
+            Machine::Solo(i) => i
+                .handle(event(0), now)
+                .into_iter()
+                .map(|a| (0, a))
+                .collect(),
+            Machine::Group(g) => g.start(event, now),
+        }
+    }
+
     /// See [`fsm::Instance::renew`].
     pub fn renew(
         &mut self,
@@ -190,6 +206,16 @@ impl Unit {
             }
         }
         self.machine.handle(m, event, now)
+    }
+
+    /// This unit's reloaded self, `successor`, carries on a sync group's announced state, so
+    /// that its notify scripts run only on a change (`daemon::reload`).
+    pub fn succeed(&self, successor: &mut Unit) {
+        if let (Some((_, announced)), Some((_, next))) =
+            (&self.group_notify, &mut successor.group_notify)
+        {
+            *next = *announced;
+        }
     }
 
     /// Takes member `m` back from the renewer thread, if it is there.

@@ -54,6 +54,24 @@ impl SyncGroup {
         out
     }
 
+    /// Starts every member at once, member `i` with `event(i)` (`Startup`, or `Resume` for a
+    /// member that was Master), and only then brings them to agreement: a group whose members
+    /// all resume goes straight to Master, without passing through Backup on the way (its
+    /// notify scripts would run twice), and a member that starts as Master (priority 255)
+    /// beside members that do not is held back before it has acted.
+    pub fn start(
+        &mut self,
+        event: impl Fn(usize) -> Event,
+        now: Monotonic,
+    ) -> Vec<(usize, Action)> {
+        let mut out = Vec::new();
+        for i in 0..self.members.len() {
+            self.run(i, &mut out, |m, o| m.step(event(i), now, o));
+        }
+        self.synchronise(now, &mut out);
+        out
+    }
+
     /// [`Instance::renew`] for one member: what it leaves alone, the group's agreement has
     /// nothing to redo for.
     pub fn renew(&mut self, index: usize, advert: Advert, now: Monotonic) -> Option<Monotonic> {
@@ -157,6 +175,42 @@ mod tests {
         assert_eq!(states(&g), [State::Master, State::Master]);
         assert!(actions.contains(&(0, Action::Notify(NotifyState::Master))));
         assert!(actions.contains(&(1, Action::SendAdvert { priority: 100 })));
+    }
+
+    #[test]
+    fn a_group_that_resumes_whole_goes_straight_to_master() {
+        let mut g = SyncGroup::new(
+            vec![Instance::new(config()), Instance::new(config())],
+            false,
+        );
+        let actions = g.start(|_| Event::Resume, T0);
+        // Master by the end of the one step, which is all the daemon settles on.
+        assert_eq!(states(&g), [State::Master, State::Master]);
+        for m in 0..2 {
+            assert!(actions.contains(&(m, Action::AddVips { accept: false })));
+        }
+
+        // One member another router took over starts as Backup, and holds the group there.
+        let mut g = SyncGroup::new(
+            vec![Instance::new(config()), Instance::new(config())],
+            false,
+        );
+        let actions = g.start(
+            |m| {
+                if m == 0 {
+                    Event::Resume
+                } else {
+                    Event::Startup
+                }
+            },
+            T0,
+        );
+        assert_eq!(states(&g), [State::Backup, State::Backup]);
+        assert!(
+            !actions
+                .iter()
+                .any(|(_, a)| matches!(a, Action::AddVips { .. }))
+        );
     }
 
     #[test]
