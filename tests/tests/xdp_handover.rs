@@ -394,6 +394,90 @@ fn sigterm_hands_over_a_vip_on_another_device_through_the_vrrp_interface() {
     assert!(is_master(&r2));
 }
 
+/// Counts, on the client, the ARP replies that `from` (a MAC) sends for `vip`.
+fn arp_replies_counter<'a>(lan: &'a Lan, from: &str, vip: &str) -> impl Fn() -> u64 + 'a {
+    for rule in [
+        "add table arp replies".to_owned(),
+        "add chain arp replies c { type filter hook input priority 0; }".to_owned(),
+        format!(
+            "add rule arp replies c arp operation reply arp saddr ether {from} \
+             arp saddr ip {vip} counter"
+        ),
+    ] {
+        lan.client.exec(&["sh", "-c", &format!("nft '{rule}'")]);
+    }
+    move || {
+        let out = lan
+            .client
+            .exec(&["nft", "list", "chain", "arp", "replies", "c"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut words = text.split_whitespace();
+        words.find(|w| *w == "packets");
+        words
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no counter in: {text}"))
+    }
+}
+
+/// kill -9 of a master whose VIP is on another device (eth1; adverts on eth0): the VIP stays
+/// on r1's eth1, where XDP never hears r2's adverts, but r1's eth0 program records that r2
+/// took over, and eth1's stops answering ARP for the VIP. The restarted daemon forgets that
+/// record, or it could not serve the VIP there again.
+#[test]
+fn a_killed_master_leaves_no_split_brain_on_another_device() {
+    let lan = Lan::new("hokdev", 2);
+    lan.add_second_lan();
+    let r1 = lan.daemon(1, &config_vip_on_eth1(150, ""), &[]);
+    let r2 = lan.daemon(2, &config_vip_on_eth1(100, ""), &[]);
+    let r1_master = |r1: &Daemon| is_master(r1) && has_addr(lan.router(1), "eth1", VIP1);
+    wait_for(
+        "r1 to become master",
+        Duration::from_secs(10),
+        || r1_master(&r1),
+        || format!("{}\n{}", r1.log_text(), r2.log_text()),
+    );
+    let _responders = [
+        Responder::start(lan.router(1), 1),
+        Responder::start(lan.router(2), 2),
+    ];
+    let target = SocketAddrV4::new(VIP1.parse().unwrap(), PORT);
+    // Re-resolves the VIP, then probes it: which routers answered once it had resolved.
+    let resolve_and_probe = || {
+        lan.client.exec(&["ip", "neigh", "flush", "dev", "br1"]);
+        let probes = Probes::start(&lan.client, target, RATE, Duration::from_millis(700));
+        let from = probes.start_instant() + Duration::from_millis(200);
+        probes.wait().answered_after(from)
+    };
+    let from_r1 = arp_replies_counter(&lan, &second_mac(1), VIP1);
+    assert_eq!(resolve_and_probe(), [1].into());
+    assert!(from_r1() > 0, "the counter sees r1's replies");
+
+    r1.stop(libc::SIGKILL);
+    wait_for(
+        "r2 to take over",
+        Duration::from_secs(5),
+        || is_master(&r2) && has_addr(lan.router(2), "eth1", VIP1),
+        || r2.log_text(),
+    );
+    assert!(has_addr(lan.router(1), "eth1", VIP1), "left behind");
+    let before = from_r1();
+    assert_eq!(resolve_and_probe(), [2].into(), "split brain");
+    assert_eq!(from_r1(), before, "r1 answered ARP for the VIP it left");
+    assert_eq!(lan.client_mac_of(VIP1), Some(second_mac(2)));
+
+    // Restarted, r1 removes the leftover and (priority 150, preempting) takes the VIP back.
+    let r1 = lan.daemon(1, &config_vip_on_eth1(150, ""), &[]);
+    wait_for(
+        "r1 to be master again, and r2 to let go",
+        Duration::from_secs(10),
+        || r1_master(&r1) && !has_addr(lan.router(2), "eth1", VIP1),
+        || format!("{}\n{}", r1.log_text(), r2.log_text()),
+    );
+    assert_eq!(resolve_and_probe(), [1].into(), "{}", r1.log_text());
+    assert_eq!(lan.client_mac_of(VIP1), Some(second_mac(1)));
+}
+
 /// Strict mode (no accept, RFC 5798 §6.4.3) concerns every VIP, also one on another device
 /// than the VRRP interface: XDP there drops IP to it and still lets ARP for it be answered.
 #[test]

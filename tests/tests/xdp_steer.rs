@@ -4,11 +4,14 @@
 use std::{net::IpAddr, time::Duration};
 
 use aya::programs::{TestRun as _, TestRunOptions};
-use tests::frames::{
-    Advert, CLIENT_MAC, Family, PEER_MAC, VIP_V4, VIP_V6, arp_request, neighbour_solicit, udp,
+use tests::{
+    daemon::Scratch,
+    frames::{
+        Advert, CLIENT_MAC, Family, PEER_MAC, VIP_V4, VIP_V6, arp_request, neighbour_solicit, udp,
+    },
 };
 use vrrp_userspace::{
-    dataplane::{Dataplane, VipSteering},
+    dataplane::{Dataplane, PinDir, VipSteering},
     time::Monotonic,
 };
 
@@ -262,11 +265,68 @@ fn a_guarded_vip_follows_the_new_master_only_once_the_daemon_is_dead() {
     assert_eq!(run(&mut dp, &neighbour_solicit()).0, XDP_DROP);
 
     // A restarted daemon takes its addresses back.
-    dp.clear_orphaned();
+    dp.clear_orphaned().unwrap();
     dp.heartbeat(Monotonic::now(), timeout);
     assert!(dp.liveness().iter().all(|r| !r.orphaned));
     assert_eq!(run(&mut dp, &udp(Family::V4)).0, XDP_PASS);
     assert_eq!(run(&mut dp, &arp_request()).0, XDP_PASS);
+}
+
+/// A VIP on another device than its virtual router's interface: that device's program never
+/// hears the adverts, so the guard goes by what the interface's program recorded in the map
+/// both share (pinned once under the root they are pinned in).
+#[test]
+fn a_vip_on_another_device_is_guarded_from_its_virtual_routers_interface() {
+    tests::require_root();
+    let scratch = Scratch::new("xsremote");
+    let root = scratch.pin_dir("d");
+    let load_in = |iface: &str| {
+        let pins = PinDir::create(&root, iface).expect("a pin directory on bpffs");
+        let (mut dp, _) = Dataplane::load_pinned(pins).expect("loading the XDP program");
+        dp.set_own_mac(OWN_MAC);
+        dp
+    };
+    let (mut vrrp_iface, mut device) = (load_in("eth0"), load_in("eth1"));
+    // BPF_PROG_RUN runs the program as if on the loopback device, index 1: the interface the
+    // adverts are heard on, and the one the guarded frames leave by.
+    const VRRP_IFACE_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x1a];
+    let guard = VipSteering {
+        vrid: 51,
+        guard: true,
+        egress: Some((1, VRRP_IFACE_MAC)),
+        ..Default::default()
+    };
+    device.set_vip(vip4(), guard).unwrap();
+    let timeout = Duration::from_millis(300);
+    vrrp_iface.heartbeat(Monotonic::now(), timeout);
+    run(&mut vrrp_iface, &Advert::v3_ipv4().build());
+    assert_eq!(run(&mut device, &udp(Family::V4)).0, XDP_PASS);
+    assert_eq!(run(&mut device, &arp_request()).0, XDP_PASS);
+
+    // The daemon died and the other router took over: the device follows it too.
+    vrrp_iface.heartbeat(Monotonic(Monotonic::now().0 - 10_000_000_000), timeout);
+    run(&mut vrrp_iface, &Advert::v3_ipv4().build());
+    let (action, out) = run(&mut device, &udp(Family::V4));
+    assert_eq!(action, XDP_REDIRECT);
+    assert_eq!(out[..12], [PEER_MAC, VRRP_IFACE_MAC].concat());
+    assert_eq!(
+        run(&mut device, &arp_request()).0,
+        XDP_DROP,
+        "the stale VIP must not answer ARP"
+    );
+    assert_eq!(counters(&device, vip4()), (1, 1));
+
+    // A takeover recorded on another interface, or for another VRID, is not this VIP's.
+    let elsewhere = VipSteering {
+        egress: Some((2, VRRP_IFACE_MAC)),
+        ..guard
+    };
+    device.set_vip(vip4(), elsewhere).unwrap();
+    assert_eq!(run(&mut device, &udp(Family::V4)).0, XDP_PASS);
+    device
+        .set_vip(vip4(), VipSteering { vrid: 52, ..guard })
+        .unwrap();
+    assert_eq!(run(&mut device, &arp_request()).0, XDP_PASS);
 }
 
 #[test]

@@ -132,6 +132,27 @@ impl Control {
     }
 }
 
+/// Array of `Takeover`, shared by the programs of every interface (pinned once, under the pin
+/// root, and reused by each loader): slot `LivenessKey::slot` records that the virtual router
+/// was taken over while our daemon was dead, as the program of the interface it is heard on
+/// saw it; slot `TAKEOVER_ANY` is non-zero once any is. A VIP on another device than its
+/// virtual router's interface is guarded from there: only that interface's program hears the
+/// adverts.
+pub const TAKEOVERS: &str = "TAKEOVERS";
+pub const TAKEOVER_ANY: u32 = LIVENESS_SLOTS;
+pub const TAKEOVER_SLOTS: u32 = LIVENESS_SLOTS + 1;
+
+/// A virtual router taken over while our daemon was dead.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Takeover {
+    /// The interface its adverts were heard on; 0: no takeover.
+    pub ifindex: u32,
+    /// The router that took over, as its adverts carried it.
+    pub sender_mac: [u8; 6],
+    pub pad: [u8; 2],
+}
+
 /// Drop adverts that repeat what the liveness map already holds (after recording them).
 pub const CONTROL_ABSORB: u64 = 1;
 /// Some VIP has `VIP_REDIRECT` or `VIP_STRICT`: IP frames must be looked up in `VIPS`. Kept
@@ -140,6 +161,9 @@ pub const CONTROL_STEER: u64 = 2;
 /// Some liveness slot is `LIVENESS_ORPHANED`: guarded VIPs must be looked up too. Set by the
 /// XDP program, cleared by a restarted daemon.
 pub const CONTROL_ORPHANED: u64 = 4;
+/// Some VIP here is guarded from another interface (`VIP_GUARD` with `egress_ifindex`): once
+/// `TAKEOVERS` records any takeover, its frames must be looked up too. Kept by the daemon.
+pub const CONTROL_REMOTE_GUARD: u64 = 8;
 
 /// Array of `Vip`: the virtual addresses XDP acts on, in an open-addressed table (home slot
 /// `vip_home`, then up to `VIP_PROBES` slots on). Only addresses with something to do are in it
@@ -193,9 +217,11 @@ pub struct Vip {
     /// The virtual router the address belongs to, for `VIP_GUARD`.
     pub vrid: u8,
     pub pad: u8,
-    /// The interface `VIP_REDIRECT` sends frames out of (XDP_REDIRECT), for an address on
-    /// another device than the virtual router's interface, where the new master is heard;
-    /// 0: back out of the interface they came in on (XDP_TX).
+    /// For an address on another device than its virtual router's interface, that interface,
+    /// where the new master is heard: `VIP_REDIRECT` and a guard send frames out of it
+    /// (XDP_REDIRECT), and the guard goes by its takeovers (`TAKEOVERS`). 0: the frames go
+    /// back out of the interface they came in on (XDP_TX), and the guard goes by its own
+    /// liveness map.
     pub egress_ifindex: u32,
 }
 
@@ -225,7 +251,8 @@ pub const VIP_REDIRECT: u8 = 1;
 /// not VRRP. ARP and ND still pass: a master must answer them.
 pub const VIP_STRICT: u8 = 2;
 /// We are master for this address: if the daemon dies and another master takes over
-/// (`LIVENESS_ORPHANED`), send frames on to it and stop answering ARP / NS for the address.
+/// (`LIVENESS_ORPHANED`, or `TAKEOVERS` for an address on another device), send frames on to
+/// it and stop answering ARP / NS for the address.
 pub const VIP_GUARD: u8 = 4;
 
 /// A per-CPU counter slot: one per rejection reason, then the outcomes of valid adverts.
@@ -272,6 +299,7 @@ mod pod {
     unsafe impl aya::Pod for super::Liveness {}
     unsafe impl aya::Pod for super::Control {}
     unsafe impl aya::Pod for super::Vip {}
+    unsafe impl aya::Pod for super::Takeover {}
 }
 
 #[cfg(test)]
@@ -289,6 +317,7 @@ mod tests {
         assert_eq!(size_of::<Vip>(), 16 + 6 + 6 + 1 + 1 + 1 + 1 + 4);
         assert_eq!(core::mem::offset_of!(Vip, peer_mac) % 2, 0);
         assert_eq!(core::mem::offset_of!(Vip, egress_mac) % 2, 0);
+        assert_eq!(size_of::<Takeover>(), 4 + 6 + 2);
     }
 
     #[test]

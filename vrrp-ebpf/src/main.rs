@@ -86,7 +86,7 @@ fn classify<const L3: usize, const STEER: bool>(ctx: &XdpContext, ethertype: u16
         return xdp_action::XDP_PASS;
     };
     match parsed {
-        Ok(advert) => liveness::record(&advert),
+        Ok(advert) => liveness::record(ctx, &advert),
         Err(reason) => {
             maps::count(Counter::Rejected(reason));
             xdp_action::XDP_DROP

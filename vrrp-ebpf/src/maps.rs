@@ -4,7 +4,7 @@ use aya_ebpf::{
     macros::map,
     maps::{Array, PerCpuArray},
 };
-use vrrp_common::maps::{self as layout, Control, Counter, Liveness, Vip, VipCounter};
+use vrrp_common::maps::{self as layout, Control, Counter, Liveness, Takeover, Vip, VipCounter};
 
 #[map(name = "LIVENESS")]
 pub static LIVENESS: Array<Liveness> =
@@ -18,6 +18,9 @@ pub static CONTROL: Array<Control> = Array::with_max_entries(1, layout::SHARED_M
 
 #[map(name = "VIPS")]
 pub static VIPS: Array<Vip> = Array::with_max_entries(layout::VIP_SLOTS, 0);
+
+#[map(name = "TAKEOVERS")]
+pub static TAKEOVERS: Array<Takeover> = Array::with_max_entries(layout::TAKEOVER_SLOTS, 0);
 
 #[map(name = "VIP_COUNTERS")]
 pub static VIP_COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(layout::VIP_SLOTS * 2, 0);

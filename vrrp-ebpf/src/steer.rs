@@ -1,5 +1,6 @@
 //! Frames for virtual addresses: sent on to the new master during a handover window or after
-//! the daemon died as master, dropped where strict mode (no accept) says so.
+//! the daemon died as master (also for an address on another device than its virtual
+//! router's interface, through `TAKEOVERS`), dropped where strict mode (no accept) says so.
 //!
 //! Only the `xvrrp_steer` variant of the program has this code; the daemon attaches it while
 //! some address needs it, so that a backup pays nothing per frame. Even there, a frame reaches
@@ -10,22 +11,22 @@
 use aya_ebpf::{bindings::xdp_action, helpers::bpf_redirect, programs::XdpContext};
 use vrrp_common::{
     maps::{
-        CONTROL_ORPHANED, CONTROL_STEER, Control, FAMILY_IPV4, FAMILY_IPV6, LIVENESS_ORPHANED,
-        LivenessKey, VIP_EMPTY, VIP_GUARD, VIP_PROBES, VIP_REDIRECT, VIP_SLOTS, VIP_STRICT, Vip,
-        VipCounter, vip_home, vip_home_v4,
+        CONTROL_ORPHANED, CONTROL_REMOTE_GUARD, CONTROL_STEER, Control, FAMILY_IPV4, FAMILY_IPV6,
+        LIVENESS_ORPHANED, LivenessKey, TAKEOVER_ANY, VIP_EMPTY, VIP_GUARD, VIP_PROBES,
+        VIP_REDIRECT, VIP_SLOTS, VIP_STRICT, Vip, VipCounter, vip_home, vip_home_v4,
     },
     wire::{arp, icmpv6, ipv4, ipv6},
 };
 
 use crate::{
     frame,
-    maps::{LIVENESS, VIPS, control, count_vip},
+    maps::{LIVENESS, TAKEOVERS, VIPS, control, count_vip},
 };
 
 #[inline(always)]
 pub fn ipv4<const L3: usize>(ctx: &XdpContext) -> u32 {
     let control = control();
-    if control.flags & (CONTROL_STEER | CONTROL_ORPHANED) == 0 {
+    if !lookups(control) {
         return xdp_action::XDP_PASS;
     }
     match frame::word32_at(ctx, L3 + ipv4::DST) {
@@ -37,7 +38,7 @@ pub fn ipv4<const L3: usize>(ctx: &XdpContext) -> u32 {
 #[inline(always)]
 pub fn ipv6<const L3: usize>(ctx: &XdpContext, next_header: Option<u8>) -> u32 {
     let control = control();
-    if control.flags & (CONTROL_STEER | CONTROL_ORPHANED) == 0 {
+    if !lookups(control) {
         return xdp_action::XDP_PASS;
     }
     if next_header == Some(icmpv6::NEXT_HEADER) {
@@ -63,7 +64,8 @@ pub fn ipv6<const L3: usize>(ctx: &XdpContext, next_header: Option<u8>) -> u32 {
 
 #[inline(always)]
 pub fn arp<const L3: usize>(ctx: &XdpContext) -> u32 {
-    if control().flags & CONTROL_ORPHANED == 0
+    let control = control();
+    if !(control.flags & CONTROL_ORPHANED != 0 || remote_takeover(control))
         || frame::be16_at(ctx, L3 + arp::OPERATION) != Some(arp::OPERATION_REQUEST)
     {
         return xdp_action::XDP_PASS;
@@ -72,6 +74,21 @@ pub fn arp<const L3: usize>(ctx: &XdpContext) -> u32 {
         Some(target) => neighbour_query(find_v4(target), FAMILY_IPV4),
         None => xdp_action::XDP_PASS,
     }
+}
+
+/// Whether IP frames must be looked up in the VIP table: some address here needs it
+/// (`CONTROL_STEER`), a router took over from our dead daemon on this interface
+/// (`CONTROL_ORPHANED`), or on another one that guards addresses here.
+#[inline(always)]
+fn lookups(control: &Control) -> bool {
+    control.flags & (CONTROL_STEER | CONTROL_ORPHANED) != 0 || remote_takeover(control)
+}
+
+/// Whether addresses here are guarded from another interface and a router took over there.
+#[inline(always)]
+fn remote_takeover(control: &Control) -> bool {
+    control.flags & CONTROL_REMOTE_GUARD != 0
+        && TAKEOVERS.get(TAKEOVER_ANY).is_some_and(|t| t.ifindex != 0)
 }
 
 /// An IP frame for the address `found` holds: sent on, dropped or passed as its VIP entry
@@ -83,13 +100,10 @@ fn ip(ctx: &XdpContext, control: &Control, found: Option<(u32, &Vip)>, family: u
         return xdp_action::XDP_PASS;
     };
     if vip.flags & VIP_REDIRECT != 0 {
-        if vip.egress_ifindex != 0 {
-            return send_on(ctx, vip.peer_mac, vip.egress_mac, vip.egress_ifindex, slot);
-        }
-        return send_on(ctx, vip.peer_mac, control.own_mac, 0, slot);
+        return send_to(ctx, control, vip, vip.peer_mac, slot);
     }
     if let Some(new_master) = orphaned_to(vip, family) {
-        return send_on(ctx, new_master, control.own_mac, 0, slot);
+        return send_to(ctx, control, vip, new_master, slot);
     }
     if vip.flags & VIP_STRICT != 0 {
         count_vip(slot, VipCounter::Dropped);
@@ -146,14 +160,31 @@ fn find(home: u32, family: u8, holds: impl Fn(&Vip) -> bool) -> Option<(u32, &'s
     None
 }
 
-/// The MAC of the router that took over a guarded address after our daemon died.
+/// The MAC of the router that took over a guarded address after our daemon died: as this
+/// interface's liveness map has it, or, for an address guarded from its virtual router's
+/// interface, as that interface's program recorded it.
 #[inline(always)]
 fn orphaned_to(vip: &Vip, family: u8) -> Option<[u8; 6]> {
     if vip.flags & VIP_GUARD == 0 {
         return None;
     }
-    let slot = LIVENESS.get(LivenessKey::new(vip.vrid, family).slot())?;
+    let key = LivenessKey::new(vip.vrid, family).slot();
+    if vip.egress_ifindex != 0 {
+        let taken = TAKEOVERS.get(key)?;
+        return (taken.ifindex == vip.egress_ifindex).then_some(taken.sender_mac);
+    }
+    let slot = LIVENESS.get(key)?;
     (slot.flags & LIVENESS_ORPHANED != 0).then_some(slot.sender_mac)
+}
+
+/// Sends the frame on to `to`: out of the VIP's egress interface, with that interface's MAC as
+/// the source, when it has one; back out of this one otherwise.
+#[inline(always)]
+fn send_to(ctx: &XdpContext, control: &Control, vip: &Vip, to: [u8; 6], slot: u32) -> u32 {
+    if vip.egress_ifindex != 0 {
+        return send_on(ctx, to, vip.egress_mac, vip.egress_ifindex, slot);
+    }
+    send_on(ctx, to, control.own_mac, 0, slot)
 }
 
 /// Rewrites the frame from `from` (our MAC on the way out) to `to` and transmits it: back out

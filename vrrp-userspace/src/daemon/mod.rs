@@ -670,7 +670,9 @@ impl Daemon {
                     } else {
                         self.heartbeat.timeout
                     };
-                    dp.clear_orphaned();
+                    if let Err(e) = dp.clear_orphaned() {
+                        tracing::warn!(interface = %iface, "{e:#}");
+                    }
                     dp.heartbeat(now, timeout);
                     if armed {
                         self.heartbeat.armed.remove(iface);
@@ -689,7 +691,9 @@ impl Daemon {
                         "XDP found the daemon's heartbeat stale while another router advertised \
                          (was the daemon stopped?); its guards are reset"
                     );
-                    dp.clear_orphaned();
+                    if let Err(e) = dp.clear_orphaned() {
+                        tracing::warn!(interface = %iface, "{e:#}");
+                    }
                 }
             }
         }
@@ -1315,25 +1319,22 @@ fn apply_steering(
 /// master was heard and its MAC is valid; the new master takes the frame in on its own
 /// interface and, the VIP being a local address there, accepts it (weak host model; a strict
 /// `rp_filter` would drop it, its source being reached through the VIP's device). Strict mode
-/// applies as on the interface: RFC 5798 §6.4.3 concerns every VIP. No guard: the dead-man
-/// switch works from the liveness map of the device's own program, which never sees the
-/// virtual router's adverts.
+/// applies as on the interface: RFC 5798 §6.4.3 concerns every VIP. A guard goes by what the
+/// interface's program records in `TAKEOVERS` (the device's own program never hears the
+/// virtual router's adverts), and sends frames on the same way.
 fn steering_elsewhere(wanted: VipSteering, slot: &Slot) -> Option<VipSteering> {
-    let egress = match wanted.redirect_to {
-        Some(_) => match slot.iface.mac() {
+    let egress = if wanted.redirect_to.is_some() || wanted.guard {
+        match slot.iface.mac() {
             Ok(mac) => Some((slot.iface.index(), mac)),
             Err(e) => {
-                tracing::error!(instance = %slot.cfg.name, "no redirect from other devices: {e:#}");
+                tracing::error!(instance = %slot.cfg.name, "no redirect or guard on other devices: {e:#}");
                 return None;
             }
-        },
-        None => None,
+        }
+    } else {
+        None
     };
-    let steering = VipSteering {
-        egress,
-        guard: false,
-        ..wanted
-    };
+    let steering = VipSteering { egress, ..wanted };
     (steering
         != VipSteering {
             vrid: wanted.vrid,
@@ -1362,6 +1363,8 @@ fn attach(
         None => (Dataplane::load()?, None),
     };
     let used = dp.attach(iface, mode)?;
+    // What an earlier run's program recorded for other devices is in `previous` now.
+    dp.forget_takeovers()?;
     dp.set_absorb(true);
     dp.set_own_mac(crate::net::iface::Interface::by_name(iface)?.mac()?);
     match used {

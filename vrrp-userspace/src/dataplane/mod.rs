@@ -19,7 +19,7 @@ use aya::{
     },
 };
 use vrrp_common::maps::{
-    self as names, CONTROL_ABSORB, CONTROL_ORPHANED, Control, Liveness, LivenessKey, Vip,
+    self as names, CONTROL_ABSORB, CONTROL_ORPHANED, Control, Liveness, LivenessKey, Takeover, Vip,
 };
 
 pub use pins::PinDir;
@@ -72,6 +72,9 @@ pub struct Dataplane {
     control: SharedArray<Control>,
     vips: Array<MapData, Vip>,
     vip_counters: PerCpuArray<MapData, u64>,
+    /// Shared with the programs of the daemon's other interfaces when pinned (see
+    /// `vrrp_common::maps::TAKEOVERS`).
+    takeovers: Array<MapData, Takeover>,
     /// Some address is in the VIP table: the steering variant is the one to run.
     steering: bool,
     link: Option<Link>,
@@ -118,10 +121,12 @@ impl Dataplane {
         ]
         .map(|name| (name, pins.map(name)))
         .into();
+        let takeovers = pins.shared_map(names::TAKEOVERS);
         let mut loader = EbpfLoader::new();
         for (name, path) in &paths {
             loader.map_pin_path(name, path.as_path());
         }
+        loader.map_pin_path(names::TAKEOVERS, takeovers.as_path());
         let mut dp = Self::load_with(&mut loader, Some(pins.clone()))?;
         for name in [names::PROGRAM, names::STEER_PROGRAM] {
             let path = pins.program(name);
@@ -164,6 +169,7 @@ impl Dataplane {
         let control = shared(take(names::CONTROL)?, 1)?;
         let vips = Array::try_from(take(names::VIPS)?)?;
         let vip_counters = PerCpuArray::try_from(take(names::VIP_COUNTERS)?)?;
+        let takeovers = Array::try_from(take(names::TAKEOVERS)?)?;
         Ok(Self {
             ebpf,
             liveness,
@@ -171,6 +177,7 @@ impl Dataplane {
             control,
             vips,
             vip_counters,
+            takeovers,
             steering: false,
             link: None,
             pins,

@@ -1,4 +1,5 @@
-//! Pinning in bpffs: `<root>/<interface>/` holds the XDP link, both programs and the maps, so
+//! Pinning in bpffs: `<root>/<interface>/` holds the XDP link, both programs and the maps
+//! (`<root>/` holds the one map all interfaces' programs share, `TAKEOVERS`), so
 //! that the program keeps running, with the state the daemon left in its maps, when the daemon
 //! dies (the dead-man switch of `vrrp-ebpf/steer` needs exactly that), and so that a restarted
 //! daemon adopts them without detaching.
@@ -90,6 +91,16 @@ impl PinDir {
         self.0.join(name)
     }
 
+    /// A map every interface's program shares: pinned once, beside the interfaces'
+    /// directories.
+    pub fn shared_map(&self, name: &str) -> PathBuf {
+        self.root().join(name)
+    }
+
+    fn root(&self) -> &Path {
+        self.0.parent().unwrap_or(&self.0)
+    }
+
     pub fn program(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
@@ -129,7 +140,16 @@ impl PinDir {
     /// Removes every pin; the link then lasts only as long as a process holds it.
     pub fn remove_all(self) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&self.0)
-            .with_context(|| format!("removing the pins in {}", self.0.display()))
+            .with_context(|| format!("removing the pins in {}", self.0.display()))?;
+        // The shared maps go with the last interface.
+        let interfaces_left = std::fs::read_dir(self.root())
+            .with_context(|| format!("reading {}", self.root().display()))?
+            .filter_map(Result::ok)
+            .any(|entry| entry.file_type().is_ok_and(|t| t.is_dir()));
+        if interfaces_left {
+            return Ok(());
+        }
+        remove(&self.shared_map(names::TAKEOVERS))
     }
 }
 

@@ -13,9 +13,9 @@ use std::{
 
 use anyhow::{Context as _, bail};
 use vrrp_common::maps::{
-    self as names, CONTROL_ORPHANED, CONTROL_STEER, Control, FAMILY_IPV4, FAMILY_IPV6,
-    LIVENESS_ORPHANED, VIP_EMPTY, VIP_GUARD, VIP_PROBES, VIP_REDIRECT, VIP_REMOVED, VIP_SLOTS,
-    VIP_STRICT, Vip, VipCounter, vip_home,
+    self as names, CONTROL_ORPHANED, CONTROL_REMOTE_GUARD, CONTROL_STEER, Control, FAMILY_IPV4,
+    FAMILY_IPV6, LIVENESS_ORPHANED, TAKEOVER_ANY, Takeover, VIP_EMPTY, VIP_GUARD, VIP_PROBES,
+    VIP_REDIRECT, VIP_REMOVED, VIP_SLOTS, VIP_STRICT, Vip, VipCounter, vip_home,
 };
 
 use super::Dataplane;
@@ -152,7 +152,7 @@ impl Dataplane {
     }
 
     /// For a daemon taking over from a dead one: forget which routers took over meanwhile.
-    pub fn clear_orphaned(&mut self) {
+    pub fn clear_orphaned(&mut self) -> anyhow::Result<()> {
         for slot in 0..names::LIVENESS_SLOTS {
             let mut entry = self.liveness.get(slot);
             if entry.flags & LIVENESS_ORPHANED != 0 {
@@ -160,7 +160,32 @@ impl Dataplane {
                 self.liveness.set(slot, entry);
             }
         }
-        self.update_control(|c| c.flags &= !CONTROL_ORPHANED)
+        self.update_control(|c| c.flags &= !CONTROL_ORPHANED);
+        self.forget_takeovers()
+    }
+
+    /// Forgets the takeovers this interface's program recorded for the other devices
+    /// (`TAKEOVERS`): the daemon is alive, and guards those devices' VIPs itself again.
+    pub fn forget_takeovers(&mut self) -> anyhow::Result<()> {
+        let Some(link) = &self.link else {
+            return Ok(());
+        };
+        let ifindex = crate::net::iface::Interface::by_name(&link.interface)?.index();
+        let mut any = 0;
+        for slot in 0..names::LIVENESS_SLOTS {
+            let taken = self.takeovers.get(&slot, 0)?;
+            if taken.ifindex == ifindex {
+                self.takeovers.set(slot, Takeover::default(), 0)?;
+            } else if taken.ifindex != 0 {
+                any = taken.ifindex;
+            }
+        }
+        let summary = Takeover {
+            ifindex: any,
+            ..Takeover::default()
+        };
+        self.takeovers.set(TAKEOVER_ANY, summary, 0)?;
+        Ok(())
     }
 
     /// The variant of the program the table needs: steering while any address is in it.
@@ -179,12 +204,13 @@ impl Dataplane {
         let lookups = vips
             .iter()
             .any(|v| v.steering.redirect_to.is_some() || v.steering.strict);
+        let remote_guards = vips
+            .iter()
+            .any(|v| v.steering.guard && v.steering.egress.is_some());
+        let set = |flags: u64, bit: u64, on: bool| if on { flags | bit } else { flags & !bit };
         self.update_control(|c| {
-            c.flags = if lookups {
-                c.flags | CONTROL_STEER
-            } else {
-                c.flags & !CONTROL_STEER
-            };
+            c.flags = set(c.flags, CONTROL_STEER, lookups);
+            c.flags = set(c.flags, CONTROL_REMOTE_GUARD, remote_guards);
         });
         self.steering = !vips.is_empty();
         self.sync_program()
