@@ -547,9 +547,16 @@ impl Daemon {
         for &(i, action) in actions {
             let cfg = unit.machine.member(i).config();
             let slot = &mut unit.slots[i];
-            if !hand_over(slot, action, cfg, dataplanes, now) {
-                slot.execute(action, io).await;
+            if hand_over(slot, action, cfg, dataplanes, now) {
+                continue;
             }
+            if matches!(action, Action::AddVips { .. }) {
+                // Strict mode and the guard in place before the addresses are: without accept
+                // mode, no frame for them may reach the stack even for a moment (the state is
+                // recorded only once every action has run).
+                steer_slot(dataplanes, slot, cfg, State::Master);
+            }
+            slot.execute(action, io).await;
         }
     }
 
@@ -559,7 +566,8 @@ impl Daemon {
         let unit = &mut self.units[u];
         for (i, slot) in unit.slots.iter_mut().enumerate() {
             let cfg = unit.machine.member(i).config();
-            steer_slot(&mut self.dataplanes, slot, cfg);
+            let state = slot.state;
+            steer_slot(&mut self.dataplanes, slot, cfg, state);
         }
         // A guard that came or went arms or disarms the dead-man switch on the next turn of
         // the loop, not at the next beat: a Master killed within a beat of taking over must
@@ -1252,23 +1260,19 @@ async fn advance(
     }
 }
 
-/// Brings one slot's entries in its interface's XDP table in line with `handover::steering`.
+/// Brings one slot's entries in its interface's XDP table in line with `handover::steering`
+/// for the slot in `state`: the one recorded, or Master just before its VIPs are added.
 fn steer_slot(
     dataplanes: &mut BTreeMap<String, Dataplane>,
     slot: &mut Slot,
     cfg: &crate::fsm::Config,
+    state: State,
 ) {
     let accept = cfg.accept || cfg.priority == crate::fsm::PRIORITY_OWNER;
     let pinned = dataplanes
         .get(slot.iface.name())
         .is_some_and(Dataplane::pinned);
-    let wanted = handover::steering(
-        slot.cfg.vrid,
-        slot.state,
-        slot.handover.as_ref(),
-        accept,
-        pinned,
-    );
+    let wanted = handover::steering(slot.cfg.vrid, state, slot.handover.as_ref(), accept, pinned);
     apply_steering(dataplanes, slot, wanted);
 }
 
