@@ -55,10 +55,10 @@ impl SyncGroup {
     }
 
     /// Starts every member at once, member `i` with `event(i)` (`Startup`, or `Resume` for a
-    /// member that was Master), and only then brings them to agreement: a group whose members
-    /// all resume goes straight to Master, without passing through Backup on the way (its
-    /// notify scripts would run twice), and a member that starts as Master (priority 255)
-    /// beside members that do not is held back before it has acted.
+    /// member that was Master), and only then brings them to agreement, so that the daemon,
+    /// which records states once the step is over, sees only where the group ends: a group
+    /// whose members all resume is Master, without a Backup on the way for its notify scripts
+    /// to announce.
     pub fn start(
         &mut self,
         event: impl Fn(usize) -> Event,
