@@ -550,10 +550,10 @@ impl Daemon {
             if hand_over(slot, action, cfg, dataplanes, now) {
                 continue;
             }
-            if matches!(action, Action::AddVips { .. }) {
-                // Strict mode and the guard in place before the addresses are: without accept
-                // mode, no frame for them may reach the stack even for a moment (the state is
-                // recorded only once every action has run).
+            if action == (Action::AddVips { accept: false }) {
+                // Strict mode in place before the addresses are: without accept mode, no frame
+                // for them may reach the stack even for a moment (the state is recorded, and
+                // the XDP tables follow it, only once every action has run).
                 steer_slot(dataplanes, slot, cfg, State::Master);
             }
             slot.execute(action, io).await;

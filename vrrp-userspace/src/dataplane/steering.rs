@@ -170,6 +170,11 @@ impl Dataplane {
         let Some(link) = &self.link else {
             return Ok(());
         };
+        // One read in the usual case, where nothing was ever recorded: this runs whenever the
+        // switch is armed, as a new master starts, on the loop its first GARPs wait for.
+        if self.takeovers.get(&TAKEOVER_ANY, 0)?.ifindex == 0 {
+            return Ok(());
+        }
         let ifindex = crate::net::iface::Interface::by_name(&link.interface)?.index();
         let mut any = 0;
         for slot in 0..names::LIVENESS_SLOTS {
