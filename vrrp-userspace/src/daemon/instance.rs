@@ -244,7 +244,12 @@ impl Slot {
             Action::SendAdvert { priority } => self.send_advert(priority).await,
             Action::AddVips { .. } => self.add_vips(io).await,
             Action::RemoveVips => self.remove_vips(io).await,
-            Action::SendGarp { count } => self.announce(count, io),
+            Action::SendGarp { count } => {
+                self.announce(count, io);
+                // The bursts' tasks run now, not once the loop has finished this turn (steering
+                // and the heartbeat's map work): clients move to a new master on its first GARP.
+                tokio::task::yield_now().await;
+            }
             Action::ArmTimer { .. } | Action::CancelTimer(_) => self.set_timer(action),
             // State bookkeeping happens in `entered`, once the fsm has settled.
             Action::Notify(_) => {}
