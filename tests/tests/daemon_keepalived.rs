@@ -22,6 +22,9 @@ struct Variant {
     config: fn(u8) -> String,
     /// How the master's address shows in `xvrrp status`.
     master_prefix: &'static str,
+    /// How long the backup must stay still: past its Master_Down_Interval, so that a backup
+    /// deaf to the master's adverts would show.
+    hold: Duration,
 }
 
 const VARIANTS: [Variant; 3] = [
@@ -30,18 +33,21 @@ const VARIANTS: [Variant; 3] = [
         vip: "192.0.2.100",
         config: v2_pass,
         master_prefix: "192.0.2.1",
+        hold: Duration::from_secs(4),
     },
     Variant {
         name: "VRRPv3 over IPv4",
         vip: "192.0.2.100",
         config: v3_ipv4,
         master_prefix: "192.0.2.1",
+        hold: Duration::from_secs(2),
     },
     Variant {
         name: "VRRPv3 over IPv6",
         vip: "2001:db8::100",
         config: v3_ipv6,
         master_prefix: "fe80::",
+        hold: Duration::from_secs(2),
     },
 ];
 
@@ -103,18 +109,21 @@ fn assert_nothing_discarded(variant: &str, d: &Daemon) {
 fn xvrrp_backs_up_a_keepalived_master() {
     for v in &VARIANTS {
         let lan = Lan::new("dkax", 2);
-        let d2 = lan.daemon(2, &(v.config)(100), &[]);
+        // keepalived is master before xvrrp starts: started the other way round, a slow
+        // keepalived start leaves xvrrp alone on the wire for a Master_Down_Interval, and it
+        // rightly takes the VIP until preempted.
         let ka = Keepalived::start(lan.router(1), &(v.config)(200));
-        let logs = || d2.log_text();
         wait_for(
             v.name,
             TAKEOVER,
             || has_addr(lan.router(1), "eth0", v.vip),
-            logs,
+            String::new,
         );
+        let d2 = lan.daemon(2, &(v.config)(100), &[]);
+        let logs = || d2.log_text();
         holds_for(
             "xvrrp staying backup",
-            Duration::from_secs(2),
+            v.hold,
             || !has_addr(lan.router(2), "eth0", v.vip),
             logs,
         );
