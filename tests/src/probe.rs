@@ -5,7 +5,7 @@
 //! answered, by whom, and when the answers stopped. IPv4 only.
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeSet, VecDeque},
     io,
     mem::{size_of, zeroed},
     net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket},
@@ -44,6 +44,12 @@ pub struct Responder {
 
 impl Responder {
     pub fn start(ns: &Netns, id: u8) -> Responder {
+        Responder::delayed(ns, id, Duration::ZERO)
+    }
+
+    /// A responder that answers each probe `delay` after it arrived, as a service that takes
+    /// its time over a request.
+    pub fn delayed(ns: &Netns, id: u8, delay: Duration) -> Responder {
         let socket = ns.run(|| {
             let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, PORT))
                 .unwrap_or_else(|e| panic!("binding the responder in {}: {e}", ns.name()));
@@ -56,7 +62,23 @@ impl Responder {
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 64];
+            // Replies not yet due, oldest first: (due, reply, client, the address it asked).
+            let mut pending: VecDeque<(Instant, [u8; PROBE_LEN + 1], SocketAddrV4, Ipv4Addr)> =
+                VecDeque::new();
             while !flag.load(Ordering::Relaxed) {
+                while let Some(&(due, reply, client, asked)) = pending.front() {
+                    if due > Instant::now() {
+                        break;
+                    }
+                    pending.pop_front();
+                    // A reply that cannot go out (the VIP was just removed) is a lost probe.
+                    let _ = send_from(&socket, &reply, client, asked);
+                }
+                if let Some(&(due, ..)) = pending.front() {
+                    let wait = due.saturating_duration_since(Instant::now());
+                    let _ =
+                        socket.set_read_timeout(Some(wait.clamp(Duration::from_micros(100), POLL)));
+                }
                 let Ok((len, from, to)) = recv_with_destination(&socket, &mut buf) else {
                     continue;
                 };
@@ -64,9 +86,14 @@ impl Responder {
                 if len != PROBE_LEN || flag.load(Ordering::Relaxed) {
                     continue;
                 }
-                buf[len] = id;
-                // A reply that cannot go out (the VIP was just removed) is a lost probe.
-                let _ = send_from(&socket, &buf[..=len], from, to);
+                let mut reply = [0u8; PROBE_LEN + 1];
+                reply[..PROBE_LEN].copy_from_slice(&buf[..PROBE_LEN]);
+                reply[PROBE_LEN] = id;
+                if delay.is_zero() {
+                    let _ = send_from(&socket, &reply, from, to);
+                } else {
+                    pending.push_back((Instant::now() + delay, reply, from, to));
+                }
             }
         });
         Responder {

@@ -31,6 +31,16 @@ fn lan_with_master(
     advert_int: &str,
     extra: &str,
 ) -> (Lan, Daemon, Daemon, [Responder; 2]) {
+    lan_with_master_answering(tag, advert_int, extra, Duration::ZERO)
+}
+
+/// `lan_with_master`, with responders that answer each probe `delay` after it arrived.
+fn lan_with_master_answering(
+    tag: &str,
+    advert_int: &str,
+    extra: &str,
+    delay: Duration,
+) -> (Lan, Daemon, Daemon, [Responder; 2]) {
     let lan = Lan::new(tag, 2);
     let r1 = lan.daemon(1, &config(150, advert_int, extra), &[]);
     let r2 = lan.daemon(2, &config(100, advert_int, extra), &[]);
@@ -41,8 +51,8 @@ fn lan_with_master(
         || format!("{}\n{}", r1.log_text(), r2.log_text()),
     );
     let responders = [
-        Responder::start(lan.router(1), 1),
-        Responder::start(lan.router(2), 2),
+        Responder::delayed(lan.router(1), 1, delay),
+        Responder::delayed(lan.router(2), 2, delay),
     ];
     lan.client.exec(&["ping", "-c", "1", "-W", "2", VIP]);
     assert_eq!(lan.client_mac_of(VIP).as_deref(), Some(mac(1).as_str()));
@@ -108,6 +118,66 @@ fn sigterm_on_the_master_hands_over_without_losing_a_probe() {
         "the VIP stayed on r1"
     );
     assert!(is_master(&r2));
+}
+
+/// A service that takes 200 ms over each request: r1 keeps the VIP for a moment of the
+/// window (`handover::DRAIN`), so that what it received before the redirect is still answered
+/// from the VIP; it answers no ARP for the VIP meanwhile, and lets it go before the window ends.
+#[test]
+fn a_slow_service_still_answers_what_reached_it_before_the_redirect() {
+    let (lan, r1, r2, _responders) = lan_with_master_answering(
+        "hoslow",
+        "0.1",
+        "  handover_window 3",
+        Duration::from_millis(200),
+    );
+    ignore_garps(&lan, &mac(2), VIP);
+    let from_r1 = arp_replies_counter(&lan, &mac(1), VIP);
+    let probes = Probes::start(&lan.client, target(), RATE, Duration::from_millis(1000));
+    std::thread::sleep(Duration::from_millis(300));
+    let stopping = std::thread::spawn(move || r1.stop(libc::SIGTERM));
+    let r1_log = || std::fs::read_to_string(lan.scratch.path("r1.log")).unwrap_or_default();
+    wait_for(
+        "r1 to redirect",
+        Duration::from_secs(3),
+        || r1_log().contains("new master seen"),
+        r1_log,
+    );
+    assert!(
+        has_addr(lan.router(1), "eth0", VIP),
+        "r1 let the VIP go at once"
+    );
+    // The client asks anew: only r2 answers.
+    let before = from_r1();
+    lan.client.exec(&["ip", "neigh", "flush", "to", VIP]);
+    lan.client.exec(&["ping", "-c", "1", "-W", "2", VIP]);
+    assert_eq!(
+        from_r1(),
+        before,
+        "r1 answered ARP for the VIP it hands over"
+    );
+    assert_eq!(lan.client_mac_of(VIP), Some(mac(2)));
+    let result = probes.wait();
+    assert_eq!(
+        result.lost(),
+        0,
+        "lost {} of {} probes (longest outage {:?})\n{}r1:\n{}\nr2:\n{}",
+        result.lost(),
+        result.sent(),
+        result.longest_outage(),
+        result.losses(),
+        r1_log(),
+        r2.log_text()
+    );
+    wait_for(
+        "r1 to let the VIP go",
+        Duration::from_secs(2),
+        || !has_addr(lan.router(1), "eth0", VIP),
+        r1_log,
+    );
+    assert!(!stopping.is_finished(), "the VIP went only with r1's exit");
+    assert!(stopping.join().unwrap().status.success());
+    assert!(redirected(&r1_log()) > 0, "{}", r1_log());
 }
 
 #[test]

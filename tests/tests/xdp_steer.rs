@@ -135,8 +135,9 @@ fn a_vip_on_another_device_is_redirected_out_of_the_virtual_routers_interface() 
     };
     let err = dp.set_vip(vip4(), to_us).unwrap_err();
     assert!(err.to_string().contains("own MAC"), "{err}");
-    assert_eq!(run(&mut dp, &arp_request()).0, XDP_PASS);
-    assert_eq!(run(&mut dp, &neighbour_solicit()).0, XDP_PASS);
+    // Queries for it are dropped here, as for any redirected address, never sent on.
+    assert_eq!(run(&mut dp, &arp_request()).0, XDP_DROP);
+    assert_eq!(run(&mut dp, &neighbour_solicit()).0, XDP_DROP);
 }
 
 #[test]
@@ -160,8 +161,10 @@ fn the_redirect_never_loops_nor_targets_us() {
     assert!(err.to_string().contains("own MAC"), "{err}");
 }
 
+/// The old master keeps its VIPs for a moment of the window (`handover::DRAIN`), and must not
+/// answer ARP or ND for them meanwhile: the new master has them.
 #[test]
-fn vrrp_arp_and_nd_are_never_redirected() {
+fn vrrp_arp_and_nd_are_never_redirected_and_queries_for_the_vip_are_dropped() {
     let mut dp = load();
     let to_peer = VipSteering {
         vrid: 51,
@@ -169,11 +172,20 @@ fn vrrp_arp_and_nd_are_never_redirected() {
         ..Default::default()
     };
     dp.set_vip(vip4(), to_peer).unwrap();
+    assert_eq!(run(&mut dp, &arp_request()), (XDP_DROP, arp_request()));
+    assert_eq!(counters(&dp, vip4()), (0, 1));
     dp.set_vip(vip6(), to_peer).unwrap();
-    assert_eq!(run(&mut dp, &arp_request()).0, XDP_PASS);
-    assert_eq!(run(&mut dp, &neighbour_solicit()).0, XDP_PASS);
+    assert_eq!(
+        run(&mut dp, &neighbour_solicit()),
+        (XDP_DROP, neighbour_solicit())
+    );
+    assert_eq!(counters(&dp, vip6()), (0, 1));
     assert_eq!(run(&mut dp, &Advert::v3_ipv4().build()).0, XDP_PASS);
-    assert_eq!(counters(&dp, vip4()), (0, 0));
+    // A query for another address passes.
+    let mut other = arp_request();
+    other[14 + 27] = 7;
+    assert_eq!(run(&mut dp, &other).0, XDP_PASS);
+    assert_eq!(counters(&dp, vip4()), (0, 1));
 }
 
 #[test]

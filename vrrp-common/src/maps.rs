@@ -164,6 +164,9 @@ pub const CONTROL_ORPHANED: u64 = 4;
 /// Some VIP here is guarded from another interface (`VIP_GUARD` with `egress_ifindex`): once
 /// `TAKEOVERS` records any takeover, its frames must be looked up too. Kept by the daemon.
 pub const CONTROL_REMOTE_GUARD: u64 = 8;
+/// Some VIP has `VIP_REDIRECT`: ARP requests must be looked up too (neighbour solicitations
+/// are, with every IPv6 frame, under `CONTROL_STEER`). Kept by the daemon.
+pub const CONTROL_REDIRECT: u64 = 16;
 
 /// Array of `Vip`: the virtual addresses XDP acts on, in an open-addressed table (home slot
 /// `vip_home`, then up to `VIP_PROBES` slots on). Only addresses with something to do are in it
@@ -245,7 +248,9 @@ pub const fn vip_home_v4(addr: u32) -> u32 {
 }
 
 /// A planned handover window: send frames for this address to `peer_mac` (XDP_TX, or
-/// XDP_REDIRECT out of `egress_ifindex`).
+/// XDP_REDIRECT out of `egress_ifindex`), and drop ARP requests / NS for it. The old master
+/// keeps the address through the window, to answer what it received before, but must not
+/// attract clients back.
 pub const VIP_REDIRECT: u8 = 1;
 /// Master without accept mode (RFC 5798 §6.4.3): drop IP frames for this address that are
 /// not VRRP. ARP and ND still pass: a master must answer them.

@@ -10,14 +10,16 @@
 //!    VIPs are removed as the RFC asks of a Backup.
 //! 2. Redirecting: the XDP table sends frames still addressed to the VIPs on to the new
 //!    master's MAC (as its adverts carried it), for the handover window: until the new
-//!    master's GARP bursts have corrected every neighbour cache.
+//!    master's GARP bursts have corrected every neighbour cache. The VIPs stay on the
+//!    interface for the first `DRAIN` of it, so that a request already past XDP when the
+//!    redirect began is still answered (without its address the reply could not be sent);
+//!    XDP drops ARP requests and neighbour solicitations for them meanwhile, so that the old
+//!    master attracts no client back.
 //!
-//! Two short waits (`SETTLE`) close races that lost a few probes on a loaded machine: the
+//! A short wait (`SETTLE`) closes a race that lost a few probes on a loaded machine: the
 //! redirect starts only a moment after the new master's first advert, since keepalived sends
 //! it before it has added the VIPs (xvrrp adds them first, so that with an xvrrp peer the
-//! advert alone is proof, however slow the peer's machine); and the VIPs are removed a moment
-//! after the redirect starts, so that requests already past XDP can still be answered from
-//! them.
+//! advert alone is proof, however slow the peer's machine).
 //!
 //! A slot that becomes Master again meanwhile ends its handover (its VIPs are added back as
 //! usual). Without XDP on the interface, or with `handover_window 0`, VIPs go at once.
@@ -36,9 +38,14 @@ use crate::{
 /// served meanwhile, so this only delays the redirect, never loses a packet.
 const POLL: Duration = Duration::from_millis(5);
 
-/// See the module doc: how long the new master gets to add its VIPs, and our stack to answer
-/// what it already received, before each switch.
+/// See the module doc: how long the new master gets to add its VIPs before the redirect.
 const SETTLE: Duration = Duration::from_millis(20);
+
+/// See the module doc: how long the VIPs outlast the start of the redirect (if the window is
+/// that long), for replies to what was received before. Long enough for a slow service, such as
+/// a DNS resolver answering after a few hundred ms; no longer, because a VIP on two machines,
+/// even one not answering ARP for it, looks like split brain to the operator's monitoring.
+pub const DRAIN: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Handover {
@@ -51,7 +58,8 @@ pub enum Handover {
     },
     Redirecting {
         to: [u8; 6],
-        since: Monotonic,
+        /// When our VIPs go from the interface.
+        drained: Monotonic,
         until: Monotonic,
         /// Our VIPs are gone from the interface.
         removed: bool,
@@ -62,9 +70,9 @@ pub enum Handover {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
     Wait,
-    /// The new master is seen and settled: redirect to this MAC (the VIPs stay a moment).
+    /// The new master is seen and settled: redirect to this MAC (the VIPs stay for `DRAIN`).
     Redirect([u8; 6]),
-    /// The redirect has settled: remove the VIPs.
+    /// What was received before the redirect has had its time: remove the VIPs.
     RemoveVips,
     /// No new master: remove the VIPs, no redirect.
     GiveUp,
@@ -96,10 +104,10 @@ impl Handover {
                 next_poll, give_up, ..
             } => next_poll.min(give_up),
             Handover::Redirecting {
-                since,
+                drained,
                 removed: false,
                 ..
-            } => since + SETTLE,
+            } => drained,
             Handover::Redirecting { until, .. } => until,
         }
     }
@@ -130,7 +138,7 @@ impl Handover {
                 }
                 *self = Handover::Redirecting {
                     to,
-                    since: now,
+                    drained: now + DRAIN.min(window),
                     until: now + window,
                     removed: false,
                 };
@@ -160,13 +168,13 @@ impl Handover {
             }
             Handover::Redirecting {
                 to,
-                since,
+                drained,
                 until,
                 removed: false,
-            } if now >= since + SETTLE => {
+            } if now >= drained => {
                 *self = Handover::Redirecting {
                     to,
-                    since,
+                    drained,
                     until,
                     removed: true,
                 };
@@ -287,13 +295,29 @@ mod tests {
             poll(&mut h, Some(&advert), redirect),
             Step::Redirect(PEER_MAC)
         );
-        assert!(h.holds_vips(), "the VIPs outlast the switch a moment");
-        assert_eq!(h.deadline(), redirect + SETTLE);
-        assert_eq!(poll(&mut h, None, redirect + SETTLE), Step::RemoveVips);
+        assert!(h.holds_vips(), "the VIPs outlast the switch");
+        assert_eq!(h.deadline(), redirect + DRAIN);
+        assert_eq!(poll(&mut h, None, redirect + DRAIN / 2), Step::Wait);
+        assert_eq!(poll(&mut h, None, redirect + DRAIN), Step::RemoveVips);
         assert!(!h.holds_vips());
         assert_eq!(h.deadline(), redirect + WINDOW);
         assert_eq!(poll(&mut h, None, redirect + WINDOW / 2), Step::Wait);
         assert_eq!(poll(&mut h, None, redirect + WINDOW), Step::Done);
+    }
+
+    #[test]
+    fn a_window_shorter_than_the_drain_keeps_the_vips_to_its_end() {
+        let t0 = Monotonic(100 * SECOND);
+        let short = Duration::from_millis(300);
+        let mut h = Handover::begin(fsm::Version::V3, Centisecs(100), t0);
+        let advert = heard(PEER, 100, t0.0);
+        let poll = |h: &mut Handover, now| h.poll(Some(&advert), OWN, Centisecs(100), short, now);
+        assert_eq!(poll(&mut h, t0), Step::Wait);
+        let redirect = t0 + SETTLE;
+        assert_eq!(poll(&mut h, redirect), Step::Redirect(PEER_MAC));
+        assert_eq!(h.deadline(), redirect + short);
+        assert_eq!(poll(&mut h, redirect + short), Step::RemoveVips);
+        assert_eq!(poll(&mut h, redirect + short), Step::Done);
     }
 
     #[test]
@@ -331,7 +355,7 @@ mod tests {
         );
         let redirecting = Handover::Redirecting {
             to: PEER_MAC,
-            since: Monotonic(SECOND),
+            drained: Monotonic(SECOND),
             until: Monotonic(2 * SECOND),
             removed: false,
         };

@@ -13,9 +13,10 @@ use std::{
 
 use anyhow::{Context as _, bail};
 use vrrp_common::maps::{
-    self as names, CONTROL_ORPHANED, CONTROL_REMOTE_GUARD, CONTROL_STEER, Control, FAMILY_IPV4,
-    FAMILY_IPV6, LIVENESS_ORPHANED, TAKEOVER_ANY, Takeover, VIP_EMPTY, VIP_GUARD, VIP_PROBES,
-    VIP_REDIRECT, VIP_REMOVED, VIP_SLOTS, VIP_STRICT, Vip, VipCounter, vip_home,
+    self as names, CONTROL_ORPHANED, CONTROL_REDIRECT, CONTROL_REMOTE_GUARD, CONTROL_STEER,
+    Control, FAMILY_IPV4, FAMILY_IPV6, LIVENESS_ORPHANED, TAKEOVER_ANY, Takeover, VIP_EMPTY,
+    VIP_GUARD, VIP_PROBES, VIP_REDIRECT, VIP_REMOVED, VIP_SLOTS, VIP_STRICT, Vip, VipCounter,
+    vip_home,
 };
 
 use super::Dataplane;
@@ -202,19 +203,20 @@ impl Dataplane {
         }
     }
 
-    /// Keeps `CONTROL_STEER` on exactly while some address needs a lookup on every IP frame,
-    /// and the attached variant in line with the table.
+    /// Keeps `CONTROL_STEER` on exactly while some address needs a lookup on every IP frame
+    /// (`CONTROL_REDIRECT`: on every ARP request), and the attached variant in line with the
+    /// table.
     pub(super) fn refresh_steering(&mut self) -> anyhow::Result<()> {
         let vips = self.vips()?;
-        let lookups = vips
-            .iter()
-            .any(|v| v.steering.redirect_to.is_some() || v.steering.strict);
+        let redirects = vips.iter().any(|v| v.steering.redirect_to.is_some());
+        let lookups = redirects || vips.iter().any(|v| v.steering.strict);
         let remote_guards = vips
             .iter()
             .any(|v| v.steering.guard && v.steering.egress.is_some());
         let set = |flags: u64, bit: u64, on: bool| if on { flags | bit } else { flags & !bit };
         self.update_control(|c| {
             c.flags = set(c.flags, CONTROL_STEER, lookups);
+            c.flags = set(c.flags, CONTROL_REDIRECT, redirects);
             c.flags = set(c.flags, CONTROL_REMOTE_GUARD, remote_guards);
         });
         self.steering = !vips.is_empty();
