@@ -1,7 +1,11 @@
 //! Frames for virtual addresses in the XDP program (BPF_PROG_RUN): handover redirect, strict
 //! mode, and the dead-man switch that lets a dead master's VIPs follow the new master.
 
-use std::{net::IpAddr, time::Duration};
+use std::{
+    mem::{size_of, size_of_val},
+    net::IpAddr,
+    time::Duration,
+};
 
 use aya::programs::{TestRun as _, TestRunOptions};
 use tests::{
@@ -10,6 +14,7 @@ use tests::{
         Advert, CLIENT_MAC, Family, PEER_MAC, VIP_V4, VIP_V6, arp_request, neighbour_solicit, udp,
     },
 };
+use vrrp_common::maps::{TAKEOVER_ANY, TAKEOVER_SLOTS, Takeover};
 use vrrp_userspace::{
     dataplane::{Dataplane, PinDir, VipSteering},
     time::Monotonic,
@@ -339,6 +344,70 @@ fn a_vip_on_another_device_is_guarded_from_its_virtual_routers_interface() {
         .set_vip(vip4(), VipSteering { vrid: 52, ..guard })
         .unwrap();
     assert_eq!(run(&mut device, &arp_request()).0, XDP_PASS);
+}
+
+/// An upgrade that changed `TAKEOVERS`: the pin an older build left has another shape. The
+/// program would not load against it (or would misread it), so the loader replaces it.
+#[test]
+fn a_shared_map_pinned_by_another_build_is_replaced() {
+    tests::require_root();
+    let scratch = Scratch::new("xsshape");
+    let root = scratch.pin_dir("d");
+    let pins = PinDir::create(&root, "eth0").expect("a pin directory on bpffs");
+    let takeovers = root.join("TAKEOVERS");
+    pin_array_map(&takeovers, 8, 4);
+    let (mut dp, _) = Dataplane::load_pinned(pins).expect("loading beside an old TAKEOVERS");
+    let info = aya::maps::MapInfo::from_pin(&takeovers).expect("TAKEOVERS pinned anew");
+    assert_eq!(
+        (info.value_size() as usize, info.max_entries()),
+        (size_of::<Takeover>(), TAKEOVER_SLOTS)
+    );
+    // And it is the map the program uses: a takeover it records is there.
+    dp.set_own_mac(OWN_MAC);
+    dp.heartbeat(
+        Monotonic(Monotonic::now().0 - 10_000_000_000),
+        Duration::from_millis(300),
+    );
+    run(&mut dp, &Advert::v3_ipv4().build());
+    let map = aya::maps::Map::Array(aya::maps::MapData::from_pin(&takeovers).unwrap());
+    let array: aya::maps::Array<_, Takeover> = map.try_into().unwrap();
+    assert_ne!(array.get(&TAKEOVER_ANY, 0).unwrap().ifindex, 0);
+}
+
+/// Creates an array map of `value_size` × `entries` and pins it at `path`, as an older build's
+/// loader would have.
+fn pin_array_map(path: &std::path::Path, value_size: u32, entries: u32) {
+    // linux/bpf.h, which libc does not carry.
+    const BPF_MAP_CREATE: libc::c_long = 0;
+    const BPF_OBJ_PIN: libc::c_long = 6;
+    const BPF_MAP_TYPE_ARRAY: u32 = 2;
+    // struct bpf_attr for BPF_MAP_CREATE: map_type, key_size, value_size, max_entries, …
+    let mut create = [0u32; 32];
+    create[..4].copy_from_slice(&[BPF_MAP_TYPE_ARRAY, 4, value_size, entries]);
+    // SAFETY: bpf(2) with an attr buffer larger than the kernel reads for this command.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_MAP_CREATE,
+            create.as_ptr(),
+            size_of_val(&create),
+        )
+    };
+    assert!(
+        fd >= 0,
+        "BPF_MAP_CREATE: {}",
+        std::io::Error::last_os_error()
+    );
+    let name = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // BPF_OBJ_PIN: pathname (u64), bpf_fd (u32), file_flags (u32).
+    let mut pin = [0u64; 8];
+    pin[0] = name.as_ptr() as u64;
+    pin[1] = fd as u64;
+    // SAFETY: as above; `name` outlives the call.
+    let rc = unsafe { libc::syscall(libc::SYS_bpf, BPF_OBJ_PIN, pin.as_ptr(), size_of_val(&pin)) };
+    assert_eq!(rc, 0, "BPF_OBJ_PIN: {}", std::io::Error::last_os_error());
+    // SAFETY: our own descriptor; the pin keeps the map.
+    unsafe { libc::close(fd as i32) };
 }
 
 #[test]

@@ -112,6 +112,7 @@ impl Dataplane {
     /// `attach` adopts a pinned link the same way.
     pub fn load_pinned(pins: PinDir) -> anyhow::Result<(Self, Option<Previous>)> {
         let adopt = pins.adoptable_maps()?;
+        pins.drop_misshapen_shared_maps()?;
         let paths: Vec<_> = [
             names::LIVENESS,
             names::COUNTERS,

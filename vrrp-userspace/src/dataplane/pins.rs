@@ -13,7 +13,7 @@ use std::{
 
 use anyhow::{Context as _, bail};
 use aya::maps::MapInfo;
-use vrrp_common::maps::{self as names, Control, Counter, Liveness, Vip};
+use vrrp_common::maps::{self as names, Control, Counter, Liveness, Takeover, Vip};
 
 /// The standard bpffs mount point.
 const BPFFS: &str = "/sys/fs/bpf";
@@ -30,14 +30,43 @@ struct Shape {
     flags: u32,
 }
 
-/// Every map of the object.
-fn maps() -> [Shape; 5] {
-    let shape = |name, value_size: usize, entries, flags| Shape {
+fn shape(name: &'static str, value_size: usize, entries: u32, flags: u32) -> Shape {
+    Shape {
         name,
         value_size: value_size as u32,
         entries,
         flags,
-    };
+    }
+}
+
+impl Shape {
+    /// Whether the map pinned at `path` has this shape; `None`: nothing is pinned there.
+    fn fits(&self, path: &Path) -> anyhow::Result<Option<bool>> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let info = MapInfo::from_pin(path)
+            .with_context(|| format!("reading the pinned map {}", path.display()))?;
+        Ok(Some(
+            info.value_size() == self.value_size
+                && info.max_entries() == self.entries
+                && info.map_flags() == self.flags,
+        ))
+    }
+}
+
+/// The maps every interface's program shares.
+fn shared_maps() -> [Shape; 1] {
+    [shape(
+        names::TAKEOVERS,
+        size_of::<Takeover>(),
+        names::TAKEOVER_SLOTS,
+        0,
+    )]
+}
+
+/// Every map of one interface's program.
+fn maps() -> [Shape; 5] {
     [
         shape(
             names::LIVENESS,
@@ -115,16 +144,7 @@ impl PinDir {
     pub fn adoptable_maps(&self) -> anyhow::Result<bool> {
         let mut fit = 0;
         for shape in maps() {
-            let path = self.map(shape.name);
-            if !path.exists() {
-                continue;
-            }
-            let info = MapInfo::from_pin(&path)
-                .with_context(|| format!("reading the pinned map {}", path.display()))?;
-            if info.value_size() == shape.value_size
-                && info.max_entries() == shape.entries
-                && info.map_flags() == shape.flags
-            {
+            if shape.fits(&self.map(shape.name))? == Some(true) {
                 fit += 1;
             }
         }
@@ -135,6 +155,20 @@ impl PinDir {
             remove(&self.map(shape.name))?;
         }
         Ok(false)
+    }
+
+    /// Removes a shared map that an earlier build pinned in another shape (an upgrade that
+    /// changed it), so that the loader creates a fresh one: a program would not load against
+    /// it, or would misread it. What still runs of that build keeps the old map until replaced.
+    pub fn drop_misshapen_shared_maps(&self) -> anyhow::Result<()> {
+        for shape in shared_maps() {
+            let path = self.shared_map(shape.name);
+            if shape.fits(&path)? == Some(false) {
+                tracing::info!(map = %path.display(), "a shared map of another build's shape: replaced");
+                remove(&path)?;
+            }
+        }
+        Ok(())
     }
 
     /// Removes every pin; the link then lasts only as long as a process holds it.
