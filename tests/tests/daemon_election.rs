@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use tests::daemon::{Daemon, Lan, VIP, config, has_addr, holds_for, mac, wait_for};
+use vrrp_userspace::daemon::handover::DRAIN;
 
 /// Slack on top of Master_Down_Interval for scheduling, `ip` polling and a loaded CI machine.
 const SLACK: Duration = Duration::from_millis(1500);
@@ -49,10 +50,11 @@ fn failover_after_kill(tag: &str, advert_int: &str, interval_cs: u64, rounds: us
         if round > 0 {
             // r1 returns (removing its leftover VIP) and preempts r2.
             let back = lan.daemon(1, &config(200, advert_int, ""), &[]);
-            // r1 waits its own Master_Down_Interval; r2 hears of it at its next Adver_Timer.
+            // r1 waits its own Master_Down_Interval; r2 hears of it at its next Adver_Timer,
+            // and keeps the VIP a moment into its handover window.
             wait_for(
                 "r1 to preempt",
-                master_down(interval_cs) + Duration::from_millis(interval_cs * 10) + SLACK,
+                master_down(interval_cs) + Duration::from_millis(interval_cs * 10) + DRAIN + SLACK,
                 || has_addr(lan.router(1), "eth0", VIP) && !has_addr(lan.router(2), "eth0", VIP),
                 || format!("r1:\n{}\nr2:\n{}", back.log_text(), d2.log_text()),
             );

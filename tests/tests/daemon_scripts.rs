@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use tests::daemon::{Lan, VIP, config, has_addr, wait_for};
+use vrrp_userspace::daemon::handover::DRAIN;
 
 #[test]
 fn a_failing_script_lowers_priority_and_moves_the_vip() {
@@ -40,9 +41,10 @@ fn a_failing_script_lowers_priority_and_moves_the_vip() {
         || has_addr(lan.router(2), "eth0", VIP),
         logs,
     );
+    // After the first moment of its handover window.
     wait_for(
         "r1 to drop it",
-        Duration::from_secs(2),
+        DRAIN + Duration::from_secs(2),
         || !has_addr(lan.router(1), "eth0", VIP),
         logs,
     );

@@ -52,7 +52,7 @@
 //! reloads (`reload`), and readiness goes to systemd (`sd_notify`).
 
 mod control;
-mod handover;
+pub mod handover;
 mod instance;
 mod liveness;
 mod metrics;
