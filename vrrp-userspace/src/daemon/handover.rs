@@ -192,10 +192,23 @@ impl Handover {
                 "awaiting the new master's advert for {:.2}s",
                 now.since(started).as_secs_f64()
             ),
-            Handover::Redirecting { to, until, .. } => format!(
-                "redirecting to {} for {:.2}s more",
+            Handover::Redirecting {
+                to,
+                drained,
+                until,
+                removed,
+            } => format!(
+                "redirecting to {} for {:.2}s more{}",
                 mac(to),
-                until.since(now).as_secs_f64()
+                until.since(now).as_secs_f64(),
+                if removed {
+                    String::new()
+                } else {
+                    format!(
+                        ", VIPs kept {:.2}s more (ARP / NS for them dropped)",
+                        drained.since(now).as_secs_f64()
+                    )
+                }
             ),
         }
     }
@@ -296,10 +309,19 @@ mod tests {
             Step::Redirect(PEER_MAC)
         );
         assert!(h.holds_vips(), "the VIPs outlast the switch");
+        assert_eq!(
+            h.describe(redirect),
+            "redirecting to 02:00:00:00:00:02 for 2.00s more, VIPs kept 1.00s more (ARP / NS \
+             for them dropped)"
+        );
         assert_eq!(h.deadline(), redirect + DRAIN);
         assert_eq!(poll(&mut h, None, redirect + DRAIN / 2), Step::Wait);
         assert_eq!(poll(&mut h, None, redirect + DRAIN), Step::RemoveVips);
         assert!(!h.holds_vips());
+        assert_eq!(
+            h.describe(redirect + DRAIN),
+            "redirecting to 02:00:00:00:00:02 for 1.00s more"
+        );
         assert_eq!(h.deadline(), redirect + WINDOW);
         assert_eq!(poll(&mut h, None, redirect + WINDOW / 2), Step::Wait);
         assert_eq!(poll(&mut h, None, redirect + WINDOW), Step::Done);
