@@ -34,6 +34,14 @@ fn load() -> Dataplane {
     dp
 }
 
+/// Loaded and pinned as for interface `iface` under the pin root `root`.
+fn load_pinned_in(root: &std::path::Path, iface: &str) -> Dataplane {
+    let pins = PinDir::create(root, iface).expect("a pin directory on bpffs");
+    let (mut dp, _) = Dataplane::load_pinned(pins).expect("loading the XDP program");
+    dp.set_own_mac(OWN_MAC);
+    dp
+}
+
 /// Runs the program on `frame`; returns the action and the frame as it left.
 fn run(dp: &mut Dataplane, frame: &[u8]) -> (u32, Vec<u8>) {
     let mut out = vec![0u8; frame.len() + 256];
@@ -297,13 +305,8 @@ fn a_vip_on_another_device_is_guarded_from_its_virtual_routers_interface() {
     tests::require_root();
     let scratch = Scratch::new("xsremote");
     let root = scratch.pin_dir("d");
-    let load_in = |iface: &str| {
-        let pins = PinDir::create(&root, iface).expect("a pin directory on bpffs");
-        let (mut dp, _) = Dataplane::load_pinned(pins).expect("loading the XDP program");
-        dp.set_own_mac(OWN_MAC);
-        dp
-    };
-    let (mut vrrp_iface, mut device) = (load_in("eth0"), load_in("eth1"));
+    let (mut vrrp_iface, mut device) =
+        (load_pinned_in(&root, "eth0"), load_pinned_in(&root, "eth1"));
     // BPF_PROG_RUN runs the program as if on the loopback device, index 1: the interface the
     // adverts are heard on, and the one the guarded frames leave by.
     const VRRP_IFACE_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x1a];
@@ -353,17 +356,17 @@ fn a_shared_map_pinned_by_another_build_is_replaced() {
     tests::require_root();
     let scratch = Scratch::new("xsshape");
     let root = scratch.pin_dir("d");
-    let pins = PinDir::create(&root, "eth0").expect("a pin directory on bpffs");
+    // The directory first (and bpffs mounted), for the old map to be pinned in.
+    PinDir::create(&root, "eth0").expect("a pin directory on bpffs");
     let takeovers = root.join("TAKEOVERS");
     pin_array_map(&takeovers, 8, 4);
-    let (mut dp, _) = Dataplane::load_pinned(pins).expect("loading beside an old TAKEOVERS");
+    let mut dp = load_pinned_in(&root, "eth0");
     let info = aya::maps::MapInfo::from_pin(&takeovers).expect("TAKEOVERS pinned anew");
     assert_eq!(
         (info.value_size() as usize, info.max_entries()),
         (size_of::<Takeover>(), TAKEOVER_SLOTS)
     );
     // And it is the map the program uses: a takeover it records is there.
-    dp.set_own_mac(OWN_MAC);
     dp.heartbeat(
         Monotonic(Monotonic::now().0 - 10_000_000_000),
         Duration::from_millis(300),
