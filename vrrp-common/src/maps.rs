@@ -248,9 +248,9 @@ pub const fn vip_home_v4(addr: u32) -> u32 {
 }
 
 /// A planned handover window: send frames for this address to `peer_mac` (XDP_TX, or
-/// XDP_REDIRECT out of `egress_ifindex`), and drop ARP requests / NS for it. The old master
-/// keeps the address through the window, to answer what it received before, but must not
-/// attract clients back.
+/// XDP_REDIRECT out of `egress_ifindex`), and drop ARP requests / NS for it: the old master
+/// keeps the address into the window (the daemon's `handover::DRAIN`), to answer what it
+/// received before, but must not attract clients back.
 pub const VIP_REDIRECT: u8 = 1;
 /// Master without accept mode (RFC 5798 §6.4.3): drop IP frames for this address that are
 /// not VRRP. ARP and ND still pass: a master must answer them.
