@@ -7,8 +7,14 @@
 //! on the same keepalived.conf (`--daemons xvrrp_absorb,keepalived` measures only those). The bridge's ports receive in NAPI threads
 //! (`Lan::bill_each_router_alone`): what a router's adverts cost the bridge and the other router
 //! is not billed to it, as on a real LAN. Target: xvrrp with absorption ≤ 1/10 of keepalived.
+//!
+//! A last row, `floor`, is the least any master could spend here: the same 50 adverts every
+//! 10 ms put on the wire as prebuilt frames with one `sendmmsg` on an AF_PACKET socket, by a
+//! process that does nothing else (this bench's own binary, `--floor-sender`, in router 1's
+//! namespace).
 
 use std::{
+    mem::{size_of, zeroed},
     process::Command,
     time::{Duration, Instant},
 };
@@ -16,9 +22,10 @@ use std::{
 use anyhow::{Context as _, bail};
 use tests::{
     bench::BenchArgs,
-    daemon::{Daemon, Lan},
+    daemon::{Daemon, Lan, mac},
+    frames::Advert,
     keepalived::Keepalived,
-    netns::Netns,
+    netns::{Netns, Process},
 };
 
 const INSTANCES: u8 = 50;
@@ -34,13 +41,16 @@ enum Variant {
     XvrrpAbsorb,
     XvrrpNoXdp,
     Keepalived,
+    /// Not a daemon: see the module doc. A master only.
+    Floor,
 }
 
 impl Variant {
-    const ALL: [Variant; 3] = [
+    const ALL: [Variant; 4] = [
         Variant::XvrrpAbsorb,
         Variant::XvrrpNoXdp,
         Variant::Keepalived,
+        Variant::Floor,
     ];
 
     fn name(self) -> &'static str {
@@ -48,6 +58,7 @@ impl Variant {
             Variant::XvrrpAbsorb => "xvrrp (XDP absorbing)",
             Variant::XvrrpNoXdp => "xvrrp (--xdp off)",
             Variant::Keepalived => "keepalived 2.2.7",
+            Variant::Floor => "floor (AF_PACKET)",
         }
     }
 
@@ -56,6 +67,7 @@ impl Variant {
             Variant::XvrrpAbsorb => "xvrrp_absorb",
             Variant::XvrrpNoXdp => "xvrrp_xdp_off",
             Variant::Keepalived => "keepalived",
+            Variant::Floor => "floor",
         }
     }
 }
@@ -78,6 +90,7 @@ impl Router {
             Variant::Keepalived => Router::Keepalived {
                 _process: Keepalived::start(lan.router(n), &config),
             },
+            Variant::Floor => unreachable!("the floor runs no router (measure_floor)"),
         }
     }
 
@@ -125,8 +138,16 @@ struct Usage {
     backup: f64,
 }
 
+/// The floor sender's argument; see the module doc.
+const FLOOR_SENDER: &str = "--floor-sender";
+
 fn main() -> anyhow::Result<()> {
     tests::require_root();
+    if let [_, flag, seconds] = &std::env::args().collect::<Vec<_>>()[..]
+        && flag == FLOOR_SENDER
+    {
+        return send_floor(seconds.parse()?);
+    }
     let args = BenchArgs::parse(&["seconds", "daemons"])?;
     let seconds: u64 = args.get("seconds", 60)?;
     if !(1..=3600).contains(&seconds) {
@@ -146,10 +167,10 @@ fn main() -> anyhow::Result<()> {
     for &variant in &variants {
         let u = measure(variant, period).with_context(|| variant.name())?;
         eprintln!(
-            "idle: {:<22} master {:.2} % CPU, backup {:.2} % CPU",
+            "idle: {:<22} master {} % CPU, backup {} % CPU",
             variant.name(),
-            u.master,
-            u.backup
+            percent(u.master),
+            percent(u.backup)
         );
         usage.push(u);
     }
@@ -196,17 +217,19 @@ fn main() -> anyhow::Result<()> {
         );
         for (v, u) in variants.iter().zip(&usage) {
             let cell = |r: f64| {
-                if *v == Variant::XvrrpAbsorb {
+                if r.is_nan() {
+                    "-".to_owned()
+                } else if *v == Variant::XvrrpAbsorb {
                     format!("{r:.3}{}", if r <= TARGET { "" } else { " MISSED" })
                 } else {
                     format!("{r:.3}")
                 }
             };
             println!(
-                "{:<22} {:>9.2} {:>9.2} {:>13} {:>13}",
+                "{:<22} {:>9} {:>9} {:>13} {:>13}",
                 v.name(),
-                u.master,
-                u.backup,
+                percent(u.master),
+                percent(u.backup),
                 cell(ratio(u.master, keepalived.master)),
                 cell(ratio(u.backup, keepalived.backup))
             );
@@ -216,6 +239,15 @@ fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// A CPU share for the table; `-` where there is none (the floor has no backup).
+fn percent(p: f64) -> String {
+    if p.is_nan() {
+        "-".to_owned()
+    } else {
+        format!("{p:.2}")
+    }
 }
 
 fn json_number(x: f64) -> String {
@@ -229,6 +261,9 @@ fn json_number(x: f64) -> String {
 fn measure(variant: Variant, period: Duration) -> anyhow::Result<Usage> {
     let lan = Lan::new("idle", 2);
     lan.bill_each_router_alone();
+    if variant == Variant::Floor {
+        return measure_floor(&lan, period);
+    }
     let master = Router::start(variant, &lan, 1, 150);
     settle(&lan, &master, None).with_context(|| master.log_tail())?;
     let backup = Router::start(variant, &lan, 2, 100);
@@ -249,6 +284,107 @@ fn measure(variant: Variant, period: Duration) -> anyhow::Result<Usage> {
         master: percent(m0, m1),
         backup: percent(b0, b1),
     })
+}
+
+/// The floor sender in router 1's namespace: its CPU over `period`, once it runs steadily.
+fn measure_floor(lan: &Lan, period: Duration) -> anyhow::Result<Usage> {
+    let exe = std::env::current_exe()?;
+    let lifetime = (period + SETTLE_QUIET * 2).as_secs().to_string();
+    let _sender: Process =
+        lan.router(1)
+            .spawn(&[&exe.display().to_string(), FLOOR_SENDER, &lifetime]);
+    std::thread::sleep(SETTLE_QUIET);
+    let (m0, sent0) = (cpu_ns(lan.router(1))?, tx_packets(lan.router(1))?);
+    let start = Instant::now();
+    std::thread::sleep(period);
+    let (m1, sent1) = (cpu_ns(lan.router(1))?, tx_packets(lan.router(1))?);
+    let elapsed = start.elapsed().as_secs_f64();
+    // It sent what 50 masters would have, or it measured nothing.
+    let expected = f64::from(INSTANCES) * 100.0 * elapsed;
+    let sent = sent1.saturating_sub(sent0) as f64;
+    if sent < 0.9 * expected {
+        bail!("the floor sender sent {sent} frames in {elapsed:.1} s, not {expected:.0}");
+    }
+    Ok(Usage {
+        master: m1.saturating_sub(m0) as f64 / 1e9 / elapsed * 100.0,
+        backup: f64::NAN,
+    })
+}
+
+/// Frames `ns` has sent on eth0.
+fn tx_packets(ns: &Netns) -> anyhow::Result<u64> {
+    let out = ns.exec(&["cat", "/sys/class/net/eth0/statistics/tx_packets"]);
+    Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
+}
+
+/// The floor sender (see the module doc): for `seconds`, every advert interval, the 50
+/// instances' adverts as router 1 would send them, in one `sendmmsg` on an AF_PACKET socket
+/// bound to eth0 (protocol 0: it receives nothing).
+fn send_floor(seconds: u64) -> anyhow::Result<()> {
+    let src_mac: Vec<u8> = mac(1)
+        .split(':')
+        .map(|b| u8::from_str_radix(b, 16))
+        .collect::<Result<_, _>>()?;
+    let frames: Vec<Vec<u8>> = (1..=INSTANCES)
+        .map(|vrid| {
+            Advert {
+                vrid,
+                priority: 150,
+                interval: 1,
+                src_mac: src_mac[..].try_into().expect("6 bytes"),
+                ..Advert::v3_ipv4()
+            }
+            .build()
+        })
+        .collect();
+    // SAFETY: plain socket calls on a descriptor this function owns; every pointer handed to
+    // the kernel points into `frames`, `iov`, `msgs` or `at`, alive until after the last call.
+    unsafe {
+        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0);
+        if fd < 0 {
+            bail!("AF_PACKET socket: {}", std::io::Error::last_os_error());
+        }
+        let mut at: libc::sockaddr_ll = zeroed();
+        at.sll_family = libc::AF_PACKET as u16;
+        at.sll_ifindex = libc::if_nametoindex(c"eth0".as_ptr()) as i32;
+        let bound = libc::bind(
+            fd,
+            (&raw const at).cast(),
+            size_of::<libc::sockaddr_ll>() as u32,
+        );
+        if bound != 0 {
+            bail!("binding to eth0: {}", std::io::Error::last_os_error());
+        }
+        let mut iov: Vec<libc::iovec> = frames
+            .iter()
+            .map(|f| libc::iovec {
+                iov_base: f.as_ptr() as *mut _,
+                iov_len: f.len(),
+            })
+            .collect();
+        let mut msgs: Vec<libc::mmsghdr> = iov
+            .iter_mut()
+            .map(|v| {
+                let mut m: libc::mmsghdr = zeroed();
+                m.msg_hdr.msg_iov = v;
+                m.msg_hdr.msg_iovlen = 1;
+                m
+            })
+            .collect();
+        let interval = Duration::from_millis(10);
+        let start = Instant::now();
+        for tick in 1..=(seconds * 100) as u32 {
+            if let Some(wait) = (start + interval * tick).checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let sent = libc::sendmmsg(fd, msgs.as_mut_ptr(), msgs.len() as u32, 0);
+            if sent != msgs.len() as i32 {
+                bail!("sendmmsg: {sent} sent, {}", std::io::Error::last_os_error());
+            }
+        }
+        libc::close(fd);
+    }
+    Ok(())
 }
 
 /// Waits until router 1 holds all the VIPs and, with a backup, router 2 none, and (for xvrrp)
