@@ -6,7 +6,7 @@
 
 use vrrp_common::{
     checksum,
-    wire::{ethernet, ipv4, ipv6, vrrp},
+    wire::{ethernet, icmpv6, ipv4, ipv6, vrrp},
 };
 
 pub const PEER_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x00, 0x02];
@@ -239,16 +239,32 @@ pub fn arp_request() -> Vec<u8> {
 }
 
 /// A neighbour solicitation from a client for 2001:db8::100, to its solicited-node group.
-/// (The ICMPv6 checksum is left zero: XDP does not check it.)
 pub fn neighbour_solicit() -> Vec<u8> {
-    let mut f = l2_header(CLIENT_MAC, None, ethernet::ETHERTYPE_IPV6);
-    let icmp_len = 8 + 16;
+    let solicited_node = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 1, 0];
+    let header = [icmpv6::TYPE_NEIGHBOR_SOLICIT, 0, 0, 0, 0, 0, 0, 0];
+    neighbour_discovery(CLIENT_MAC, V6_SRC, solicited_node, header)
+}
+
+/// A neighbour advertisement for 2001:db8::100 from the peer, to all nodes: the peer announcing
+/// the VIP as a new master does, or (`solicited`) answering someone's solicitation for it.
+pub fn neighbour_advert(solicited: bool) -> Vec<u8> {
+    let all_nodes = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    let flags = icmpv6::FLAG_OVERRIDE | if solicited { icmpv6::FLAG_SOLICITED } else { 0 };
+    let header = [icmpv6::TYPE_NEIGHBOR_ADVERT, 0, 0, 0, flags, 0, 0, 0];
+    neighbour_discovery(PEER_MAC, VIP_V6, all_nodes, header)
+}
+
+/// A neighbour discovery message about 2001:db8::100 (target), with its first 8 bytes as
+/// given and no options. (The ICMPv6 checksum is left zero: XDP does not check it.)
+fn neighbour_discovery(src_mac: [u8; 6], src: [u8; 16], dst: [u8; 16], header: [u8; 8]) -> Vec<u8> {
+    let mut f = l2_header(src_mac, None, ethernet::ETHERTYPE_IPV6);
+    let icmp_len = header.len() + VIP_V6.len();
     f.extend_from_slice(&[0x60, 0, 0, 0]);
     f.extend_from_slice(&(icmp_len as u16).to_be_bytes());
-    f.extend_from_slice(&[58, 255]);
-    f.extend_from_slice(&V6_SRC);
-    f.extend_from_slice(&[0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 1, 0]);
-    f.extend_from_slice(&[135, 0, 0, 0, 0, 0, 0, 0]);
+    f.extend_from_slice(&[icmpv6::NEXT_HEADER, 255]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&header);
     f.extend_from_slice(&VIP_V6);
     f
 }

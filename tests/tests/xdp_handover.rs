@@ -6,6 +6,7 @@ use std::{net::SocketAddrV4, time::Duration, time::Instant};
 
 use tests::{
     daemon::{Daemon, Lan, VIP, config, has_addr, holds_for, mac, second_mac, wait_for},
+    netns::Netns,
     probe::{PORT, Probes, Responder},
 };
 
@@ -227,6 +228,16 @@ fn sigterm_hands_over_an_ipv6_vip_without_losing_a_ping() {
     ] {
         lan.client.exec(&["sh", "-c", &format!("nft '{rule}'")]);
     }
+    // While r1 still holds the VIP, r2's announcements of it must not reach r1's stack, which
+    // would log each as a duplicate of its own address.
+    let announced_to_r1 = nft_counter(
+        lan.router(1),
+        "ip6",
+        &format!(
+            "ether saddr {} icmpv6 type nd-neighbor-advert @th,32,8 & 0x40 == 0",
+            mac(2)
+        ),
+    );
     // 400 echo requests, one every 5 ms, the handover 300 ms in.
     let ping = lan
         .client
@@ -245,6 +256,11 @@ fn sigterm_hands_over_an_ipv6_vip_without_losing_a_ping() {
     assert!(
         summary.contains("400 packets transmitted, 400 received"),
         "{summary}\n{r1_log}"
+    );
+    assert_eq!(
+        announced_to_r1(),
+        0,
+        "r2's NAs reached r1's stack\n{r1_log}"
     );
     assert!(
         redirected(&r1_log) > 0,
@@ -466,20 +482,27 @@ fn sigterm_hands_over_a_vip_on_another_device_through_the_vrrp_interface() {
 
 /// Counts, on the client, the ARP replies that `from` (a MAC) sends for `vip`.
 fn arp_replies_counter<'a>(lan: &'a Lan, from: &str, vip: &str) -> impl Fn() -> u64 + 'a {
+    nft_counter(
+        &lan.client,
+        "arp",
+        &format!("arp operation reply arp saddr ether {from} arp saddr ip {vip}"),
+    )
+}
+
+/// Counts the frames of `family` that `ns` receives and nft's `matches` selects (before its
+/// stack, after XDP).
+fn nft_counter<'a>(ns: &'a Netns, family: &str, matches: &str) -> impl Fn() -> u64 + use<'a> {
     for rule in [
-        "add table arp replies".to_owned(),
-        "add chain arp replies c { type filter hook input priority 0; }".to_owned(),
-        format!(
-            "add rule arp replies c arp operation reply arp saddr ether {from} \
-             arp saddr ip {vip} counter"
-        ),
+        format!("add table {family} counted"),
+        format!("add chain {family} counted c {{ type filter hook input priority 0; }}"),
+        format!("add rule {family} counted c {matches} counter"),
     ] {
-        lan.client.exec(&["sh", "-c", &format!("nft '{rule}'")]);
+        let out = ns.exec(&["sh", "-c", &format!("nft '{rule}'")]);
+        assert!(out.status.success(), "nft {rule}: {out:?}");
     }
+    let family = family.to_owned();
     move || {
-        let out = lan
-            .client
-            .exec(&["nft", "list", "chain", "arp", "replies", "c"]);
+        let out = ns.exec(&["nft", "list", "chain", &family, "counted", "c"]);
         let text = String::from_utf8_lossy(&out.stdout);
         let mut words = text.split_whitespace();
         words.find(|w| *w == "packets");

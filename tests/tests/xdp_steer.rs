@@ -11,7 +11,8 @@ use aya::programs::{TestRun as _, TestRunOptions};
 use tests::{
     daemon::Scratch,
     frames::{
-        Advert, CLIENT_MAC, Family, PEER_MAC, VIP_V4, VIP_V6, arp_request, neighbour_solicit, udp,
+        Advert, CLIENT_MAC, Family, PEER_MAC, VIP_V4, VIP_V6, arp_request, neighbour_advert,
+        neighbour_solicit, udp,
     },
 };
 use vrrp_common::maps::{TAKEOVER_ANY, TAKEOVER_SLOTS, Takeover};
@@ -199,6 +200,33 @@ fn vrrp_arp_and_nd_are_never_redirected_and_queries_for_the_vip_are_dropped() {
     other[14 + 27] = 7;
     assert_eq!(run(&mut dp, &other).0, XDP_PASS);
     assert_eq!(counters(&dp, vip4()), (0, 1));
+}
+
+/// While the old master still holds the VIP in a handover, the new master's unsolicited NAs
+/// for it are dropped: its kernel would log each as a duplicate of its own address. A
+/// solicited one (answering our own query) passes, and so does any NA to a Master.
+#[test]
+fn a_master_leaving_drops_the_new_masters_unsolicited_nas_for_the_vip() {
+    let mut dp = load();
+    let leaving = VipSteering {
+        vrid: 51,
+        leaving: true,
+        ..Default::default()
+    };
+    dp.set_vip(vip6(), leaving).unwrap();
+    assert_eq!(run(&mut dp, &neighbour_advert(false)).0, XDP_DROP);
+    assert_eq!(counters(&dp, vip6()), (0, 1));
+    assert_eq!(run(&mut dp, &neighbour_advert(true)).0, XDP_PASS);
+    // Nothing else changes for the address while it is still ours.
+    assert_eq!(run(&mut dp, &neighbour_solicit()).0, XDP_PASS);
+    assert_eq!(run(&mut dp, &udp(Family::V6)).0, XDP_PASS);
+    let master = VipSteering {
+        vrid: 51,
+        guard: true,
+        ..Default::default()
+    };
+    dp.set_vip(vip6(), master).unwrap();
+    assert_eq!(run(&mut dp, &neighbour_advert(false)).0, XDP_PASS);
 }
 
 #[test]

@@ -155,8 +155,8 @@ pub struct Takeover {
 
 /// Drop adverts that repeat what the liveness map already holds (after recording them).
 pub const CONTROL_ABSORB: u64 = 1;
-/// Some VIP has `VIP_REDIRECT` or `VIP_STRICT`: IP frames must be looked up in `VIPS`. Kept
-/// by the daemon, so that a box with nothing to steer pays no lookup per frame.
+/// Some VIP has `VIP_REDIRECT`, `VIP_STRICT` or `VIP_LEAVING`: IP frames must be looked up in
+/// `VIPS`. Kept by the daemon, so that a box with nothing to steer pays no lookup per frame.
 pub const CONTROL_STEER: u64 = 2;
 /// Some liveness slot is `LIVENESS_ORPHANED`: guarded VIPs must be looked up too. Set by the
 /// XDP program, cleared by a restarted daemon.
@@ -259,6 +259,11 @@ pub const VIP_STRICT: u8 = 2;
 /// (`LIVENESS_ORPHANED`, or `TAKEOVERS` for an address on another device), send frames on to
 /// it and stop answering ARP / NS for the address.
 pub const VIP_GUARD: u8 = 4;
+/// We are leaving Master for this address and still hold it (awaiting the new master, or in
+/// the first moment of redirecting to it): drop unsolicited neighbour advertisements for it,
+/// which the new master sends as it takes over, and which our kernel would log as a duplicate
+/// of its own.
+pub const VIP_LEAVING: u8 = 8;
 
 /// A per-CPU counter slot: one per rejection reason, then the outcomes of valid adverts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

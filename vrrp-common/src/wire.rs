@@ -78,6 +78,9 @@ pub mod icmpv6 {
     pub const CHECKSUM: usize = 2;
     /// Neighbor Advertisement: R, S and O flags.
     pub const FLAGS: usize = 4;
+    pub const FLAG_ROUTER: u8 = 0x80;
+    pub const FLAG_SOLICITED: u8 = 0x40;
+    pub const FLAG_OVERRIDE: u8 = 0x20;
     /// Neighbor Solicitation and Advertisement: the address asked or told about.
     pub const TARGET: usize = 8;
     pub const OPTIONS: usize = 24;

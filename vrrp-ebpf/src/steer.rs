@@ -6,15 +6,16 @@
 //! some address needs it, so that a backup pays nothing per frame. Even there, a frame reaches
 //! the VIP table only when the control flags say some address needs a lookup. VRRP never comes
 //! here (the advert path takes it first); ARP and ND are never sent on, only dropped for a
-//! redirected or orphaned address, whose copy on the interface must stop answering for it.
+//! redirected or orphaned address, whose copy on the interface must stop answering for it (and
+//! neighbour advertisements for an address we are leaving, see `VIP_LEAVING`).
 
 use aya_ebpf::{bindings::xdp_action, helpers::bpf_redirect, programs::XdpContext};
 use vrrp_common::{
     maps::{
         CONTROL_ORPHANED, CONTROL_REDIRECT, CONTROL_REMOTE_GUARD, CONTROL_STEER, Control,
         FAMILY_IPV4, FAMILY_IPV6, LIVENESS_ORPHANED, LivenessKey, TAKEOVER_ANY, VIP_EMPTY,
-        VIP_GUARD, VIP_PROBES, VIP_REDIRECT, VIP_SLOTS, VIP_STRICT, Vip, VipCounter, vip_home,
-        vip_home_v4,
+        VIP_GUARD, VIP_LEAVING, VIP_PROBES, VIP_REDIRECT, VIP_SLOTS, VIP_STRICT, Vip, VipCounter,
+        vip_home, vip_home_v4,
     },
     wire::{arp, icmpv6, ipv4, ipv6},
 };
@@ -48,6 +49,16 @@ pub fn ipv6<const L3: usize>(ctx: &XdpContext, next_header: Option<u8>) -> u32 {
             Some(icmpv6::TYPE_NEIGHBOR_SOLICIT) => {
                 return match frame::bytes_at::<8, 16>(ctx, icmp + icmpv6::TARGET) {
                     Some(target) => neighbour_query(find_v6(&target), FAMILY_IPV6),
+                    None => xdp_action::XDP_PASS,
+                };
+            }
+            // Unsolicited only: a solicited one answers our own query, which must be answered.
+            Some(icmpv6::TYPE_NEIGHBOR_ADVERT)
+                if frame::u8_at(ctx, icmp + icmpv6::FLAGS)
+                    .is_some_and(|f| f & icmpv6::FLAG_SOLICITED == 0) =>
+            {
+                return match frame::bytes_at::<8, 16>(ctx, icmp + icmpv6::TARGET) {
+                    Some(target) => neighbour_advert(find_v6(&target)),
                     None => xdp_action::XDP_PASS,
                 };
             }
@@ -120,6 +131,20 @@ fn ip(ctx: &XdpContext, control: &Control, found: Option<(u32, &Vip)>, family: u
 fn neighbour_query(found: Option<(u32, &Vip)>, family: u8) -> u32 {
     if let Some((slot, vip)) = found {
         if vip.flags & VIP_REDIRECT != 0 || orphaned_to(vip, family).is_some() {
+            count_vip(slot, VipCounter::Dropped);
+            return xdp_action::XDP_DROP;
+        }
+    }
+    xdp_action::XDP_PASS
+}
+
+/// An unsolicited neighbour advertisement for the address `found` holds: dropped while we leave
+/// Master for it still holding it, as the new master announces it (our kernel would log each
+/// as a duplicate of its own).
+#[inline(always)]
+fn neighbour_advert(found: Option<(u32, &Vip)>) -> u32 {
+    if let Some((slot, vip)) = found {
+        if vip.flags & VIP_LEAVING != 0 {
             count_vip(slot, VipCounter::Dropped);
             return xdp_action::XDP_DROP;
         }

@@ -217,7 +217,8 @@ impl Handover {
 /// What XDP should do with the VIPs of a slot in `state`: a Master (or a slot still holding
 /// its VIPs while awaiting the new master) guards them when the program outlives the daemon
 /// (`pinned`) and drops IP to them without Accept_Mode (RFC 5798 §6.4.3); a redirecting slot
-/// sends them on.
+/// sends them on. A slot leaving Master while it still holds them drops the new master's
+/// neighbour advertisements for them (`VipSteering::leaving`).
 pub fn steering(
     vrid: u8,
     state: State,
@@ -227,15 +228,18 @@ pub fn steering(
 ) -> Option<VipSteering> {
     let holding = state == State::Master || matches!(handover, Some(Handover::Awaiting { .. }));
     let wanted = match handover {
-        Some(Handover::Redirecting { to, .. }) => VipSteering {
+        Some(Handover::Redirecting { to, removed, .. }) => VipSteering {
             vrid,
             redirect_to: Some(*to),
+            leaving: !removed,
             ..VipSteering::default()
         },
         _ if holding => VipSteering {
             vrid,
             strict: !accept,
             guard: pinned,
+            // Awaiting: a Master has no handover.
+            leaving: handover.is_some(),
             ..VipSteering::default()
         },
         _ => return None,
@@ -367,15 +371,22 @@ mod tests {
     fn steering_follows_state_and_handover() {
         let master = steering(51, State::Master, None, false, true).unwrap();
         assert!(master.strict && master.guard && master.redirect_to.is_none());
+        assert!(!master.leaving, "a Master hears of a conflict");
         // Accept mode, nothing pinned: nothing for XDP to do.
         assert_eq!(steering(51, State::Master, None, true, false), None);
         assert_eq!(steering(51, State::Backup, None, false, true), None);
         let awaiting = Handover::begin(fsm::Version::V3, Centisecs(100), Monotonic(SECOND));
         assert_eq!(
             steering(51, State::Backup, Some(&awaiting), false, true),
-            Some(master)
+            Some(VipSteering {
+                leaving: true,
+                ..master
+            })
         );
-        let redirecting = Handover::Redirecting {
+        // Even with nothing else to do, a slot leaving Master drops the new master's NAs.
+        let quiet = steering(51, State::Backup, Some(&awaiting), true, false).unwrap();
+        assert!(quiet.leaving && !quiet.strict && !quiet.guard);
+        let mut redirecting = Handover::Redirecting {
             to: PEER_MAC,
             drained: Monotonic(SECOND),
             until: Monotonic(2 * SECOND),
@@ -383,6 +394,14 @@ mod tests {
         };
         let r = steering(51, State::Backup, Some(&redirecting), false, true).unwrap();
         assert_eq!(r.redirect_to, Some(PEER_MAC));
-        assert!(!r.strict && !r.guard);
+        assert!(!r.strict && !r.guard && r.leaving);
+        if let Handover::Redirecting { removed, .. } = &mut redirecting {
+            *removed = true;
+        }
+        let r = steering(51, State::Backup, Some(&redirecting), false, true).unwrap();
+        assert!(
+            !r.leaving,
+            "the VIPs are gone: our cache may learn from the new master"
+        );
     }
 }

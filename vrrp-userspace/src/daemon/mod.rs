@@ -1235,7 +1235,8 @@ async fn advance(
         }
         Step::RemoveVips => {
             slot.remove_vips(io).await;
-            false
+            // No longer held: the new master's advertisements may update our neighbour cache.
+            true
         }
         Step::GiveUp => {
             tracing::warn!(instance = %slot.cfg.name, "no new master seen: VIPs removed");

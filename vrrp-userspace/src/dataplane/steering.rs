@@ -15,8 +15,8 @@ use anyhow::{Context as _, bail};
 use vrrp_common::maps::{
     self as names, CONTROL_ORPHANED, CONTROL_REDIRECT, CONTROL_REMOTE_GUARD, CONTROL_STEER,
     Control, FAMILY_IPV4, FAMILY_IPV6, LIVENESS_ORPHANED, TAKEOVER_ANY, Takeover, VIP_EMPTY,
-    VIP_GUARD, VIP_PROBES, VIP_REDIRECT, VIP_REMOVED, VIP_SLOTS, VIP_STRICT, Vip, VipCounter,
-    vip_home,
+    VIP_GUARD, VIP_LEAVING, VIP_PROBES, VIP_REDIRECT, VIP_REMOVED, VIP_SLOTS, VIP_STRICT, Vip,
+    VipCounter, vip_home,
 };
 
 use super::Dataplane;
@@ -38,6 +38,9 @@ pub struct VipSteering {
     /// Master: should the daemon die and another router take over, send frames on to it and
     /// stop answering ARP / NS for the address.
     pub guard: bool,
+    /// Leaving Master (a handover) while still holding the address: drop the new master's
+    /// unsolicited neighbour advertisements for it, which our kernel would log as duplicates.
+    pub leaving: bool,
 }
 
 /// An address XDP steers, and what it did with its frames.
@@ -76,7 +79,8 @@ impl Dataplane {
             } else {
                 0
             }) | (if steering.strict { VIP_STRICT } else { 0 })
-                | (if steering.guard { VIP_GUARD } else { 0 }),
+                | (if steering.guard { VIP_GUARD } else { 0 })
+                | (if steering.leaving { VIP_LEAVING } else { 0 }),
             vrid: steering.vrid,
             peer_mac: steering.redirect_to.unwrap_or_default(),
             egress_mac: steering.egress.map(|(_, mac)| mac).unwrap_or_default(),
@@ -128,6 +132,7 @@ impl Dataplane {
                         .then_some((vip.egress_ifindex, vip.egress_mac)),
                     strict: vip.flags & VIP_STRICT != 0,
                     guard: vip.flags & VIP_GUARD != 0,
+                    leaving: vip.flags & VIP_LEAVING != 0,
                 },
                 redirected: count(VipCounter::Redirected)?,
                 dropped: count(VipCounter::Dropped)?,
@@ -209,7 +214,7 @@ impl Dataplane {
     pub(super) fn refresh_steering(&mut self) -> anyhow::Result<()> {
         let vips = self.vips()?;
         let redirects = vips.iter().any(|v| v.steering.redirect_to.is_some());
-        let lookups = redirects || vips.iter().any(|v| v.steering.strict);
+        let lookups = redirects || vips.iter().any(|v| v.steering.strict || v.steering.leaving);
         let remote_guards = vips
             .iter()
             .any(|v| v.steering.guard && v.steering.egress.is_some());

@@ -21,9 +21,6 @@ use vrrp_common::{
 
 /// RFC 4861 §7.1.2: a hop limit below 255 means the message crossed a router.
 const HOP_LIMIT: u8 = 255;
-const FLAG_ROUTER: u8 = 0x80;
-const FLAG_SOLICITED: u8 = 0x40;
-const FLAG_OVERRIDE: u8 = 0x20;
 const OPTION_TARGET_LINK_LAYER_ADDR: u8 = 2;
 /// Options count their length in units of 8 bytes.
 const OPTION_UNIT: usize = 8;
@@ -135,15 +132,15 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     pub fn router(&self) -> bool {
-        self.flags() & FLAG_ROUTER != 0
+        self.flags() & field::FLAG_ROUTER != 0
     }
 
     pub fn solicited(&self) -> bool {
-        self.flags() & FLAG_SOLICITED != 0
+        self.flags() & field::FLAG_SOLICITED != 0
     }
 
     pub fn override_(&self) -> bool {
-        self.flags() & FLAG_OVERRIDE != 0
+        self.flags() & field::FLAG_OVERRIDE != 0
     }
 
     pub fn target(&self) -> Ipv6Addr {
@@ -284,8 +281,13 @@ impl Repr {
         icmp[field::TYPE] = field::TYPE_NEIGHBOR_ADVERT;
         icmp[field::CODE] = 0;
         icmp[field::CHECKSUM..field::CHECKSUM + 2].fill(0);
-        let router = if self.router { FLAG_ROUTER } else { 0 };
-        icmp[field::FLAGS..field::TARGET].copy_from_slice(&[router | FLAG_OVERRIDE, 0, 0, 0]);
+        let router = if self.router { field::FLAG_ROUTER } else { 0 };
+        icmp[field::FLAGS..field::TARGET].copy_from_slice(&[
+            router | field::FLAG_OVERRIDE,
+            0,
+            0,
+            0,
+        ]);
         icmp[field::TARGET..field::OPTIONS].copy_from_slice(&target);
         let option = &mut icmp[field::OPTIONS..MESSAGE_LEN];
         option[0] = OPTION_TARGET_LINK_LAYER_ADDR;
@@ -404,7 +406,7 @@ mod tests {
         assert_eq!(parse(&corrupt), Err(Error::BadChecksum));
 
         let mut solicited = KEEPALIVED_NA;
-        solicited[ICMP + field::FLAGS] = FLAG_SOLICITED | FLAG_OVERRIDE;
+        solicited[ICMP + field::FLAGS] = field::FLAG_SOLICITED | field::FLAG_OVERRIDE;
         refresh_checksum(&mut solicited);
         assert_eq!(parse(&solicited), Err(Error::NotUnsolicited));
 
