@@ -8,10 +8,14 @@
 //! (`Lan::bill_each_router_alone`): what a router's adverts cost the bridge and the other router
 //! is not billed to it, as on a real LAN. Target: xvrrp with absorption ≤ 1/10 of keepalived.
 //!
-//! A last row, `floor`, is the least any master could spend here: the same 50 adverts every
-//! 10 ms put on the wire as prebuilt frames with one `sendmmsg` on an AF_PACKET socket, by a
-//! process that does nothing else (this bench's own binary, `--floor-sender`, in router 1's
-//! namespace).
+//! Two last rows are the least any master could spend here, each measured on a process that
+//! does nothing else (this bench's own binary, `--floor-sender`, in router 1's namespace) and
+//! refused unless eth0 sent what 50 masters would:
+//! - `floor`: the same 50 adverts every 10 ms put on the wire as prebuilt frames with one
+//!   `sendmmsg` on an AF_PACKET socket;
+//! - `floor_xdp`: no socket at all: every 10 ms one BPF_PROG_RUN of `xvrrp_bounce` with live
+//!   frames sends router 1's first advert 50 times out of eth0 from the kernel (a lower bound:
+//!   a real sender would rewrite each copy into its own instance's advert).
 
 use std::{
     mem::{size_of, zeroed},
@@ -20,6 +24,7 @@ use std::{
 };
 
 use anyhow::{Context as _, bail};
+use aya::programs::{TestRun as _, TestRunAttrs, TestRunOptions, XdpMode};
 use tests::{
     bench::BenchArgs,
     daemon::{Daemon, Lan, mac},
@@ -27,6 +32,7 @@ use tests::{
     keepalived::Keepalived,
     netns::{Netns, Process},
 };
+use vrrp_userspace::dataplane::LabProgram;
 
 const INSTANCES: u8 = 50;
 const ADVERT_INT: &str = "0.01";
@@ -42,15 +48,33 @@ enum Variant {
     XvrrpNoXdp,
     Keepalived,
     /// Not a daemon: see the module doc. A master only.
-    Floor,
+    Floor(SendPath),
+}
+
+/// How a floor sender puts its frames on the wire.
+#[derive(Clone, Copy, PartialEq)]
+enum SendPath {
+    Packet,
+    Xdp,
+}
+
+impl SendPath {
+    /// The floor sender's argument naming it.
+    fn arg(self) -> &'static str {
+        match self {
+            SendPath::Packet => "packet",
+            SendPath::Xdp => "xdp",
+        }
+    }
 }
 
 impl Variant {
-    const ALL: [Variant; 4] = [
+    const ALL: [Variant; 5] = [
         Variant::XvrrpAbsorb,
         Variant::XvrrpNoXdp,
         Variant::Keepalived,
-        Variant::Floor,
+        Variant::Floor(SendPath::Packet),
+        Variant::Floor(SendPath::Xdp),
     ];
 
     fn name(self) -> &'static str {
@@ -58,7 +82,8 @@ impl Variant {
             Variant::XvrrpAbsorb => "xvrrp (XDP absorbing)",
             Variant::XvrrpNoXdp => "xvrrp (--xdp off)",
             Variant::Keepalived => "keepalived 2.2.7",
-            Variant::Floor => "floor (AF_PACKET)",
+            Variant::Floor(SendPath::Packet) => "floor (AF_PACKET)",
+            Variant::Floor(SendPath::Xdp) => "floor (XDP live)",
         }
     }
 
@@ -67,7 +92,8 @@ impl Variant {
             Variant::XvrrpAbsorb => "xvrrp_absorb",
             Variant::XvrrpNoXdp => "xvrrp_xdp_off",
             Variant::Keepalived => "keepalived",
-            Variant::Floor => "floor",
+            Variant::Floor(SendPath::Packet) => "floor",
+            Variant::Floor(SendPath::Xdp) => "floor_xdp",
         }
     }
 }
@@ -90,7 +116,7 @@ impl Router {
             Variant::Keepalived => Router::Keepalived {
                 _process: Keepalived::start(lan.router(n), &config),
             },
-            Variant::Floor => unreachable!("the floor runs no router (measure_floor)"),
+            Variant::Floor(_) => unreachable!("a floor runs no router (measure_floor)"),
         }
     }
 
@@ -143,10 +169,16 @@ const FLOOR_SENDER: &str = "--floor-sender";
 
 fn main() -> anyhow::Result<()> {
     tests::require_root();
-    if let [_, flag, seconds] = &std::env::args().collect::<Vec<_>>()[..]
+    if let [_, flag, seconds, send] = &std::env::args().collect::<Vec<_>>()[..]
         && flag == FLOOR_SENDER
     {
-        return send_floor(seconds.parse()?);
+        let Some(send) = [SendPath::Packet, SendPath::Xdp]
+            .into_iter()
+            .find(|p| p.arg() == send)
+        else {
+            bail!("{FLOOR_SENDER}: unknown way to send {send:?}");
+        };
+        return send_floor(seconds.parse()?, send);
     }
     let args = BenchArgs::parse(&["seconds", "daemons"])?;
     let seconds: u64 = args.get("seconds", 60)?;
@@ -261,8 +293,8 @@ fn json_number(x: f64) -> String {
 fn measure(variant: Variant, period: Duration) -> anyhow::Result<Usage> {
     let lan = Lan::new("idle", 2);
     lan.bill_each_router_alone();
-    if variant == Variant::Floor {
-        return measure_floor(&lan, period);
+    if let Variant::Floor(send) = variant {
+        return measure_floor(&lan, period, send);
     }
     let master = Router::start(variant, &lan, 1, 150);
     settle(&lan, &master, None).with_context(|| master.log_tail())?;
@@ -286,13 +318,16 @@ fn measure(variant: Variant, period: Duration) -> anyhow::Result<Usage> {
     })
 }
 
-/// The floor sender in router 1's namespace: its CPU over `period`, once it runs steadily.
-fn measure_floor(lan: &Lan, period: Duration) -> anyhow::Result<Usage> {
+/// A floor sender in router 1's namespace: its CPU over `period`, once it runs steadily.
+fn measure_floor(lan: &Lan, period: Duration, send: SendPath) -> anyhow::Result<Usage> {
     let exe = std::env::current_exe()?;
     let lifetime = (period + SETTLE_QUIET * 2).as_secs().to_string();
-    let _sender: Process =
-        lan.router(1)
-            .spawn(&[&exe.display().to_string(), FLOOR_SENDER, &lifetime]);
+    let _sender: Process = lan.router(1).spawn(&[
+        &exe.display().to_string(),
+        FLOOR_SENDER,
+        &lifetime,
+        send.arg(),
+    ]);
     std::thread::sleep(SETTLE_QUIET);
     let (m0, sent0) = (cpu_ns(lan.router(1))?, tx_packets(lan.router(1))?);
     let start = Instant::now();
@@ -317,10 +352,9 @@ fn tx_packets(ns: &Netns) -> anyhow::Result<u64> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
 }
 
-/// The floor sender (see the module doc): for `seconds`, every advert interval, the 50
-/// instances' adverts as router 1 would send them, in one `sendmmsg` on an AF_PACKET socket
-/// bound to eth0 (protocol 0: it receives nothing).
-fn send_floor(seconds: u64) -> anyhow::Result<()> {
+/// A floor sender (see the module doc): for `seconds`, every advert interval, the 50
+/// instances' adverts as router 1 would send them, in the way `send` names.
+fn send_floor(seconds: u64, send: SendPath) -> anyhow::Result<()> {
     let src_mac: Vec<u8> = mac(1)
         .split(':')
         .map(|b| u8::from_str_radix(b, 16))
@@ -337,6 +371,31 @@ fn send_floor(seconds: u64) -> anyhow::Result<()> {
             .build()
         })
         .collect();
+    match send {
+        SendPath::Packet => send_packets(seconds, &frames),
+        SendPath::Xdp => send_live_frames(seconds, &frames[0]),
+    }
+}
+
+/// Calls `send` once every advert interval for `seconds`.
+fn every_interval(
+    seconds: u64,
+    mut send: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let interval = Duration::from_millis(10);
+    let start = Instant::now();
+    for tick in 1..=(seconds * 100) as u32 {
+        if let Some(wait) = (start + interval * tick).checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        send()?;
+    }
+    Ok(())
+}
+
+/// `frames` in one `sendmmsg` on an AF_PACKET socket bound to eth0 (protocol 0: it receives
+/// nothing).
+fn send_packets(seconds: u64, frames: &[Vec<u8>]) -> anyhow::Result<()> {
     // SAFETY: plain socket calls on a descriptor this function owns; every pointer handed to
     // the kernel points into `frames`, `iov`, `msgs` or `at`, alive until after the last call.
     unsafe {
@@ -371,20 +430,60 @@ fn send_floor(seconds: u64) -> anyhow::Result<()> {
                 m
             })
             .collect();
-        let interval = Duration::from_millis(10);
-        let start = Instant::now();
-        for tick in 1..=(seconds * 100) as u32 {
-            if let Some(wait) = (start + interval * tick).checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
+        let sent = every_interval(seconds, || {
             let sent = libc::sendmmsg(fd, msgs.as_mut_ptr(), msgs.len() as u32, 0);
             if sent != msgs.len() as i32 {
                 bail!("sendmmsg: {sent} sent, {}", std::io::Error::last_os_error());
             }
-        }
+            Ok(())
+        });
         libc::close(fd);
+        sent
     }
-    Ok(())
+}
+
+/// `frame` sent out of eth0 50 times from the kernel: one BPF_PROG_RUN of `xvrrp_bounce` with
+/// live frames, as if the frame had arrived on eth0.
+fn send_live_frames(seconds: u64, frame: &[u8]) -> anyhow::Result<()> {
+    // The kernel runs live frames only "from" an interface whose XDP receive queue is
+    // registered, which attaching a program does.
+    let mut pass = LabProgram::pass()?;
+    pass.program()?.attach("eth0", XdpMode::Driver)?;
+    // A program attached nowhere joins the kernel's XDP dispatcher for each run and leaves it
+    // after, waiting out two RCU grace periods (~13 ms here): more than the interval. Attached
+    // to a spare veth, it stays.
+    for args in [
+        &[
+            "link", "add", "floor0", "type", "veth", "peer", "name", "floor1",
+        ][..],
+        &["link", "set", "floor0", "up"],
+        &["link", "set", "floor1", "up"],
+    ] {
+        let status = Command::new("ip").args(args).status()?;
+        if !status.success() {
+            bail!("ip {}: {status}", args.join(" "));
+        }
+    }
+    let mut bounce = LabProgram::bounce()?;
+    let program = bounce.program()?;
+    program.attach("floor0", XdpMode::Driver)?;
+    // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex.
+    // SAFETY: a NUL-terminated name.
+    let eth0 = unsafe { libc::if_nametoindex(c"eth0".as_ptr()) };
+    let ctx: Vec<u8> = [0, frame.len() as u32, 0, eth0, 0, 0]
+        .iter()
+        .flat_map(|w| w.to_ne_bytes())
+        .collect();
+    every_interval(seconds, || {
+        program.test_run(TestRunOptions {
+            data_in: Some(frame),
+            ctx_in: Some(&ctx),
+            repeat: u32::from(INSTANCES),
+            attrs: TestRunAttrs::new().xdp_live_frames(0),
+            ..Default::default()
+        })?;
+        Ok(())
+    })
 }
 
 /// Waits until router 1 holds all the VIPs and, with a backup, router 2 none, and (for xvrrp)

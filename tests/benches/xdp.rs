@@ -11,7 +11,7 @@ use std::{net::IpAddr, time::Duration};
 use aya::programs::{TestRun as _, TestRunOptions, Xdp};
 use tests::bench::BenchArgs;
 use tests::frames::{Advert, Checksum, Family, VIP_V4, udp};
-use vrrp_userspace::dataplane::{Dataplane, PassProgram, VipSteering};
+use vrrp_userspace::dataplane::{Dataplane, LabProgram, VipSteering};
 
 /// Each case is measured this many times, interleaved with the others; the median is kept.
 const ROUNDS: usize = 11;
@@ -49,7 +49,7 @@ fn main() -> anyhow::Result<()> {
     let repeat: u32 = args.get("repeat", 1_000_000)?;
     let json = args.json;
 
-    let mut empty = PassProgram::load()?;
+    let mut empty = LabProgram::pass()?;
     let mut tracker = Dataplane::load()?;
     let mut steering = Dataplane::load()?;
     steering.set_own_mac([2, 0, 0, 0, 0, 0x0a]);

@@ -10,7 +10,7 @@ use std::{
 };
 
 use aya::programs::XdpMode;
-use vrrp_userspace::dataplane::PassProgram;
+use vrrp_userspace::dataplane::LabProgram;
 
 use crate::netns::{Netns, Process, veth};
 
@@ -96,7 +96,7 @@ pub struct Lan {
     pub scratch: Scratch,
     /// On every bridge port: a frame a router sends back out with `XDP_TX` (a handover
     /// redirect) is delivered by a veth only when its peer has an XDP program.
-    _ports: Vec<PassProgram>,
+    _ports: Vec<LabProgram>,
 }
 
 impl Lan {
@@ -129,7 +129,7 @@ impl Lan {
                 veth(&client, &port, &r, "eth0");
                 client.ip(&["link", "set", &port, "master", "br0"]);
                 ports.push(client.run(|| {
-                    let mut pass = PassProgram::load().expect("loading the pass program");
+                    let mut pass = LabProgram::pass().expect("loading the pass program");
                     let program = pass.program().expect("the pass program");
                     program
                         .attach(&port, XdpMode::Driver)

@@ -13,6 +13,8 @@ pub const PROGRAM: &str = "xvrrp";
 pub const STEER_PROGRAM: &str = "xvrrp_steer";
 /// A program in the same object that passes every frame (see vrrp-ebpf).
 pub const PASS_PROGRAM: &str = "xvrrp_pass";
+/// A program in the same object that sends every frame back out (see vrrp-ebpf).
+pub const BOUNCE_PROGRAM: &str = "xvrrp_bounce";
 
 /// Array of `Liveness`, one slot per (VRID, family) as `LivenessKey::slot` numbers them.
 ///

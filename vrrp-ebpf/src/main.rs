@@ -101,6 +101,14 @@ pub fn xvrrp_pass(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_PASS
 }
 
+/// Sends every frame back out of the interface it came in on. `cargo xtask bench idle` runs it
+/// with BPF_PROG_RUN's live frames: the least a master could spend putting its adverts on the
+/// wire from the kernel, without a socket.
+#[xdp]
+pub fn xvrrp_bounce(_ctx: XdpContext) -> u32 {
+    xdp_action::XDP_TX
+}
+
 #[cfg(not(test))]
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {

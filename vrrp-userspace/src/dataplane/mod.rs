@@ -406,21 +406,32 @@ impl LivenessReader for SharedArray<Liveness> {
     }
 }
 
-/// The object's pass-everything program, loaded on its own: a benchmark baseline, and the
-/// program labs attach to the far end of a veth so that `XDP_TX`ed frames are delivered.
-pub struct PassProgram {
+/// One of the object's programs for labs and benchmarks, loaded on its own.
+pub struct LabProgram {
     ebpf: Ebpf,
+    name: &'static str,
 }
 
-impl PassProgram {
-    pub fn load() -> anyhow::Result<Self> {
+impl LabProgram {
+    /// Passes every frame: the XDP benchmark's baseline, and what labs attach to the far end
+    /// of a veth so that `XDP_TX`ed frames are delivered.
+    pub fn pass() -> anyhow::Result<Self> {
+        Self::load(names::PASS_PROGRAM)
+    }
+
+    /// Sends every frame back out: the idle benchmark's kernel-side sender.
+    pub fn bounce() -> anyhow::Result<Self> {
+        Self::load(names::BOUNCE_PROGRAM)
+    }
+
+    fn load(name: &'static str) -> anyhow::Result<Self> {
         let mut ebpf = Ebpf::load(OBJECT).context("loading the XDP object")?;
-        program_mut(&mut ebpf, names::PASS_PROGRAM)?.load()?;
-        Ok(Self { ebpf })
+        program_mut(&mut ebpf, name)?.load()?;
+        Ok(Self { ebpf, name })
     }
 
     pub fn program(&mut self) -> anyhow::Result<&mut Xdp> {
-        program_mut(&mut self.ebpf, names::PASS_PROGRAM)
+        program_mut(&mut self.ebpf, self.name)
     }
 }
 
