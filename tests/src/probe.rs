@@ -243,21 +243,7 @@ impl ProbeResult {
     /// 20).
     pub fn losses(&self) -> String {
         let (now, wall) = (Instant::now(), SystemTime::now());
-        let time_of_day = |t: Instant| {
-            let at = wall - now.duration_since(t);
-            let ms = at
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_millis()
-                % 86_400_000;
-            format!(
-                "{:02}:{:02}:{:02}.{:03}",
-                ms / 3_600_000,
-                ms / 60_000 % 60,
-                ms / 1000 % 60,
-                ms % 1000
-            )
-        };
+        let time_of_day = |t: Instant| time_of_day(wall - now.duration_since(t));
         let answered = |seq: Option<usize>| {
             seq.and_then(|s| self.answered_by.get(s).copied().flatten())
                 .map_or("-".to_owned(), |id| format!("r{id}"))
@@ -312,6 +298,22 @@ impl ProbeResult {
             .map(|(i, sent, lost)| (i as f64 * width, lost as f64 / sent as f64))
             .collect()
     }
+}
+
+/// `at` as a time of day, UTC to the millisecond, as the daemons' logs print it.
+pub fn time_of_day(at: SystemTime) -> String {
+    let ms = at
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+        % 86_400_000;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
 }
 
 fn set_int_option(s: &UdpSocket, level: i32, name: i32, value: libc::c_int) -> io::Result<()> {

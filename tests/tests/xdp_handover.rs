@@ -2,12 +2,16 @@
 //! client sending 1000 probes a second to the VIP, a responder on each router answering with
 //! the router's id.
 
-use std::{net::SocketAddrV4, time::Duration, time::Instant};
+use std::{
+    collections::BTreeSet,
+    net::SocketAddrV4,
+    time::{Duration, Instant, SystemTime},
+};
 
 use tests::{
     daemon::{Daemon, Lan, VIP, config, has_addr, holds_for, mac, second_mac, wait_for},
     netns::Netns,
-    probe::{PORT, Probes, Responder},
+    probe::{PORT, Probes, Responder, time_of_day},
 };
 
 const RATE: u32 = 1000;
@@ -58,6 +62,25 @@ fn lan_with_master_answering(
     lan.client.exec(&["ping", "-c", "1", "-W", "2", VIP]);
     assert_eq!(lan.client_mac_of(VIP).as_deref(), Some(mac(1).as_str()));
     (lan, r1, r2, responders)
+}
+
+/// The echo requests of `count`, one every `interval` from `started`, that ping's output shows
+/// no reply to: each with the time of day it was due, to lay beside the daemons' logs (the
+/// first 20).
+fn unanswered_pings(output: &str, count: u64, started: SystemTime, interval: Duration) -> String {
+    let answered: BTreeSet<u64> = output
+        .lines()
+        .filter_map(|l| l.split("icmp_seq=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect();
+    (1..=count)
+        .filter(|seq| !answered.contains(seq))
+        .take(20)
+        .map(|seq| {
+            let due = started + interval * (seq - 1) as u32;
+            format!("icmp_seq={seq} due {}\n", time_of_day(due))
+        })
+        .collect()
 }
 
 /// The count the daemon logged when a handover window ended.
@@ -239,23 +262,28 @@ fn sigterm_hands_over_an_ipv6_vip_without_losing_a_ping() {
         ),
     );
     // 400 echo requests, one every 5 ms, the handover 300 ms in.
+    let started = SystemTime::now();
     let ping = lan
         .client
-        .command(&[
-            "ping", "-6", "-q", "-i", "0.005", "-c", "400", "-W", "1", VIP6,
-        ])
+        .command(&["ping", "-6", "-i", "0.005", "-c", "400", "-W", "1", VIP6])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("starting ping");
     std::thread::sleep(Duration::from_millis(300));
     let r1_out = r1.stop(libc::SIGTERM);
     let out = ping.wait_with_output().expect("ping");
-    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    let replies = String::from_utf8_lossy(&out.stdout).into_owned();
     let r1_log = String::from_utf8_lossy(&r1_out.stderr).into_owned()
         + &std::fs::read_to_string(lan.scratch.path("r1.log")).unwrap_or_default();
     assert!(
-        summary.contains("400 packets transmitted, 400 received"),
-        "{summary}\n{r1_log}"
+        replies.contains("400 packets transmitted, 400 received"),
+        "{}\nunanswered, with when each was due (UTC):\n{}\n--- r1 ---\n{r1_log}\n--- r2 ---\n{}",
+        replies
+            .lines()
+            .find(|l| l.contains("packets transmitted"))
+            .unwrap_or("no summary from ping"),
+        unanswered_pings(&replies, 400, started, Duration::from_millis(5)),
+        r2.log_text()
     );
     assert_eq!(
         announced_to_r1(),
