@@ -1,14 +1,19 @@
 //! The XDP tracker attached to a veth in a network namespace, fed by a real keepalived 2.2.7
-//! in another namespace: the liveness map follows keepalived's adverts.
+//! in another namespace: the liveness map follows keepalived's adverts. And what the kernel
+//! says of a veth's XDP transmit.
 
 use std::time::{Duration, Instant};
 
+use aya::programs::XdpMode;
 use tests::{
     keepalived::Keepalived,
     netns::{Netns, veth},
 };
 use vrrp_common::maps::{self, Counter, FAMILY_IPV4, LivenessKey};
-use vrrp_userspace::dataplane::{AttachMode, Dataplane, RouterLiveness, VipSteering};
+use vrrp_userspace::{
+    dataplane::{AttachMode, Dataplane, LabProgram, RouterLiveness, VipSteering},
+    net::{iface::Interface, xdp_features::drops_xdp_tx},
+};
 
 const KEEPALIVED_MAC: &str = "02:00:00:00:0b:01";
 
@@ -136,4 +141,35 @@ fn liveness_map_follows_a_real_keepalived() {
 
     dp.detach().unwrap();
     assert_eq!(dp.attachment(), None);
+}
+
+/// A veth transmits what XDP sends out of it only while its peer runs an XDP program or has GRO
+/// on; otherwise the frames are dropped and a handover must not redirect (`drops_xdp_tx`, read
+/// from the kernel's XDP features).
+#[test]
+fn a_veth_drops_xdp_tx_unless_its_peer_has_xdp_or_gro() {
+    tests::require_root();
+    let ours = Netns::new("xtxa");
+    let peer = Netns::new("xtxb");
+    veth(&ours, "va", &peer, "vb");
+    let mut dp = Dataplane::load().expect("loading the XDP program");
+    ours.run(|| dp.attach("va", AttachMode::Native))
+        .expect("attaching to va");
+    let drops = || {
+        ours.run(|| {
+            let va = Interface::by_name("va").expect("va");
+            assert_eq!(va.driver().expect("va's driver").as_deref(), Some("veth"));
+            drops_xdp_tx(&va).expect("asking the kernel")
+        })
+    };
+    assert!(drops(), "the peer has neither XDP nor GRO");
+    peer.exec(&["ethtool", "-K", "vb", "gro", "on"]);
+    assert!(!drops(), "GRO on the peer");
+    peer.exec(&["ethtool", "-K", "vb", "gro", "off"]);
+    assert!(drops(), "GRO off again");
+    let mut pass = LabProgram::pass().expect("loading the pass program");
+    let program = pass.program().expect("the pass program");
+    peer.run(|| program.attach("vb", XdpMode::Driver))
+        .expect("attaching XDP_PASS to vb");
+    assert!(!drops(), "an XDP program on the peer");
 }

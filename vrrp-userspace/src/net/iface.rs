@@ -99,6 +99,37 @@ impl Interface {
         Ok(LinkState::from_flags(u32::from(flags as u16)))
     }
 
+    /// The name of the interface's driver, as `ethtool -i` shows it (e.g. "veth"); `None` for
+    /// a device that names none (loopback).
+    pub fn driver(&self) -> Result<Option<String>> {
+        /// `struct ethtool_drvinfo`: the command, the driver's name, fields not read here.
+        #[repr(C)]
+        struct DrvInfo {
+            cmd: u32,
+            driver: [u8; 32],
+            rest: [u8; 160],
+        }
+        const ETHTOOL_GDRVINFO: u32 = 3;
+        let mut info = DrvInfo {
+            cmd: ETHTOOL_GDRVINFO,
+            driver: [0; 32],
+            rest: [0; 160],
+        };
+        let asked = self.ioctl_with(libc::SIOCETHTOOL, "reading the driver name", |req| {
+            req.ifr_ifru.ifru_data = (&raw mut info).cast();
+        });
+        if let Err(e) = asked {
+            let unsupported = e
+                .downcast_ref::<io::Error>()
+                .is_some_and(|e| e.raw_os_error() == Some(libc::EOPNOTSUPP));
+            return if unsupported { Ok(None) } else { Err(e) };
+        }
+        let len = info.driver.iter().position(|&b| b == 0).unwrap_or(32);
+        Ok(Some(
+            String::from_utf8_lossy(&info.driver[..len]).into_owned(),
+        ))
+    }
+
     /// `net.ipv6.conf.<name>.forwarding`: keepalived sets the Router flag of its NAs from it.
     pub fn ipv6_forwarding(&self) -> Result<bool> {
         let path = format!("/proc/sys/net/ipv6/conf/{}/forwarding", self.name);
@@ -108,6 +139,16 @@ impl Interface {
     }
 
     fn ioctl(&self, request: libc::c_ulong, what: &str) -> Result<libc::ifreq> {
+        self.ioctl_with(request, what, |_| {})
+    }
+
+    /// `ioctl` with a request that `prepare` completes (a pointer the kernel fills, say).
+    fn ioctl_with(
+        &self,
+        request: libc::c_ulong,
+        what: &str,
+        prepare: impl FnOnce(&mut libc::ifreq),
+    ) -> Result<libc::ifreq> {
         // SAFETY: plain socket(2); the result is checked before use.
         let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
         if fd < 0 {
@@ -121,7 +162,10 @@ impl Interface {
         for (dst, src) in req.ifr_name.iter_mut().zip(self.name.bytes()) {
             *dst = src as libc::c_char;
         }
-        // SAFETY: req is a valid ifreq with a NUL-terminated name (by_name bounds its length).
+        prepare(&mut req);
+        // SAFETY: req is a valid ifreq with a NUL-terminated name (by_name bounds its length);
+        // a pointer `prepare` put in it points at a buffer of the size the request implies,
+        // which outlives the call.
         let rc = unsafe { libc::ioctl(socket.as_raw_fd(), request as _, &mut req) };
         if rc < 0 {
             let err = io::Error::last_os_error();
@@ -144,6 +188,12 @@ mod tests {
         assert_eq!(lo.index(), 1);
         let err = lo.mac().unwrap_err().to_string();
         assert!(err.contains("not Ethernet"), "{err}");
+    }
+
+    #[test]
+    fn loopback_names_no_driver() {
+        let lo = Interface::by_name("lo").unwrap();
+        assert_eq!(lo.driver().unwrap(), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod iface;
 pub mod link_watch;
 pub mod vip;
 pub mod vrrp_socket;
+pub mod xdp_features;
 
 /// Raw and packet sockets need CAP_NET_RAW; say so instead of a bare "Operation not permitted".
 fn need_cap_net_raw(e: std::io::Error) -> anyhow::Error {
