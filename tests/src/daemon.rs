@@ -96,7 +96,7 @@ pub struct Lan {
     pub scratch: Scratch,
     /// On every bridge port: a frame a router sends back out with `XDP_TX` (a handover
     /// redirect) is delivered by a veth only when its peer has an XDP program.
-    _ports: Vec<LabProgram>,
+    port_programs: Vec<LabProgram>,
 }
 
 impl Lan {
@@ -145,7 +145,7 @@ impl Lan {
             client,
             routers,
             scratch: Scratch::new(tag),
-            _ports: ports,
+            port_programs: ports,
         }
     }
 
@@ -175,6 +175,13 @@ impl Lan {
             r.ip(&["addr", "add", &format!("198.51.100.{n}/24"), "dev", "eth1"]);
             r.exec(&["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=2"]);
         }
+    }
+
+    /// Takes the XDP programs off the bridge's ports, as on a container's veth whose peer on the
+    /// host has neither an XDP program nor GRO: what a router sends back out with `XDP_TX` is
+    /// dropped.
+    pub fn drop_xdp_tx(&mut self) {
+        self.port_programs.clear();
     }
 
     /// Moves the receive work of the bridge's ports into NAPI threads. A frame a router sends

@@ -5,13 +5,16 @@
 use std::{
     collections::BTreeSet,
     net::SocketAddrV4,
+    process::Output,
     time::{Duration, Instant, SystemTime},
 };
+
+use vrrp_userspace::daemon::handover::DRAIN;
 
 use tests::{
     daemon::{Daemon, Lan, VIP, config, has_addr, holds_for, mac, second_mac, wait_for},
     netns::Netns,
-    probe::{PORT, Probes, Responder, time_of_day},
+    probe::{PORT, ProbeResult, Probes, Responder, time_of_day},
 };
 
 const RATE: u32 = 1000;
@@ -47,6 +50,18 @@ fn lan_with_master_answering(
     delay: Duration,
 ) -> (Lan, Daemon, Daemon, [Responder; 2]) {
     let lan = Lan::new(tag, 2);
+    let (r1, r2, responders) = master_on(&lan, advert_int, extra, delay);
+    (lan, r1, r2, responders)
+}
+
+/// r1 master and r2 backup on `lan`, each with a responder answering `delay` after a probe
+/// arrived; the client's neighbour entry for the VIP names r1.
+fn master_on(
+    lan: &Lan,
+    advert_int: &str,
+    extra: &str,
+    delay: Duration,
+) -> (Daemon, Daemon, [Responder; 2]) {
     let r1 = lan.daemon(1, &config(150, advert_int, extra), &[]);
     let r2 = lan.daemon(2, &config(100, advert_int, extra), &[]);
     wait_for(
@@ -61,7 +76,7 @@ fn lan_with_master_answering(
     ];
     lan.client.exec(&["ping", "-c", "1", "-W", "2", VIP]);
     assert_eq!(lan.client_mac_of(VIP).as_deref(), Some(mac(1).as_str()));
-    (lan, r1, r2, responders)
+    (r1, r2, responders)
 }
 
 /// The echo requests of `count`, one every `interval` from `started`, that ping's output shows
@@ -107,16 +122,22 @@ fn ignore_garps(lan: &Lan, from: &str, vip: &str) {
     }
 }
 
-#[test]
-fn sigterm_on_the_master_hands_over_without_losing_a_probe() {
-    let (lan, r1, r2, _responders) = lan_with_master("hosig", "0.1", "  handover_window 2");
-    ignore_garps(&lan, &mac(2), VIP);
+/// With the client ignoring r2's GARPs, 1.5 s of probes with r1 stopped (SIGTERM) 300 ms in:
+/// what the probes saw, when the SIGTERM went, and r1's output.
+fn stop_r1_under_probes(lan: &Lan, r1: Daemon) -> (ProbeResult, Instant, Output) {
+    ignore_garps(lan, &mac(2), VIP);
     let probes = Probes::start(&lan.client, target(), RATE, Duration::from_millis(1500));
     std::thread::sleep(Duration::from_millis(300));
     let handover = Instant::now();
     let stopping = std::thread::spawn(move || r1.stop(libc::SIGTERM));
     let result = probes.wait();
-    let r1_out = stopping.join().unwrap();
+    (result, handover, stopping.join().unwrap())
+}
+
+#[test]
+fn sigterm_on_the_master_hands_over_without_losing_a_probe() {
+    let (lan, r1, r2, _responders) = lan_with_master("hosig", "0.1", "  handover_window 2");
+    let (result, handover, r1_out) = stop_r1_under_probes(&lan, r1);
     let r1_log = String::from_utf8_lossy(&r1_out.stderr).into_owned()
         + &std::fs::read_to_string(lan.scratch.path("r1.log")).unwrap_or_default();
     assert_eq!(
@@ -142,6 +163,49 @@ fn sigterm_on_the_master_hands_over_without_losing_a_probe() {
         "the VIP stayed on r1"
     );
     assert!(is_master(&r2));
+}
+
+/// On a veth whose peer has neither an XDP program nor GRO (a container's, say), what XDP sends
+/// back out is dropped. r1 sees that when r2 takes over: it warns, redirects nothing, and keeps
+/// the VIP for the drain, quiet, serving what still reaches it (here all of it: the client
+/// ignores r2's GARPs), instead of sending it into nowhere.
+#[test]
+fn where_xdp_tx_is_dropped_the_old_master_serves_through_the_drain_instead() {
+    let mut lan = Lan::new("hodrop", 2);
+    lan.drop_xdp_tx();
+    let (r1, r2, _responders) = master_on(&lan, "0.1", "  handover_window 2", Duration::ZERO);
+    let r1_log = || std::fs::read_to_string(lan.scratch.path("r1.log")).unwrap_or_default();
+    let (result, handover, _) = stop_r1_under_probes(&lan, r1);
+    // r2 takes over some 100 ms after the SIGTERM, and the drain runs from then on.
+    let lost_in_drain = result
+        .sent_at
+        .iter()
+        .zip(&result.answered_by)
+        .filter(|(sent, answer)| **sent < handover + DRAIN && answer.is_none())
+        .count();
+    assert_eq!(
+        lost_in_drain,
+        0,
+        "lost {lost_in_drain} probes sent within {DRAIN:?} of the handover\n{}r1:\n{}\nr2:\n{}",
+        result.losses(),
+        r1_log(),
+        r2.log_text()
+    );
+    for warning in [
+        "will keep the VIPs for a moment but not redirect",
+        "without redirecting",
+    ] {
+        assert!(
+            r1_log().contains(warning),
+            "r1 did not warn {warning:?}\n{}",
+            r1_log()
+        );
+    }
+    assert_eq!(redirected(&r1_log()), 0, "{}", r1_log());
+    assert!(
+        !has_addr(lan.router(1), "eth0", VIP),
+        "the VIP stayed on r1"
+    );
 }
 
 /// A service that takes 200 ms over each request: r1 keeps the VIP for a moment of the

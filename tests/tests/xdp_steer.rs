@@ -123,6 +123,7 @@ fn a_vip_on_another_device_is_redirected_out_of_the_virtual_routers_interface() 
         vrid: 51,
         redirect_to: Some(NEW_MASTER_MAC),
         egress: Some((1, VRRP_IFACE_MAC)),
+        quiet: true,
         ..Default::default()
     };
     dp.set_vip(vip4(), via).unwrap();
@@ -149,7 +150,7 @@ fn a_vip_on_another_device_is_redirected_out_of_the_virtual_routers_interface() 
     };
     let err = dp.set_vip(vip4(), to_us).unwrap_err();
     assert!(err.to_string().contains("own MAC"), "{err}");
-    // Queries for it are dropped here, as for any redirected address, never sent on.
+    // Queries for it are dropped here, as for any quiet address, never sent on.
     assert_eq!(run(&mut dp, &arp_request()).0, XDP_DROP);
     assert_eq!(run(&mut dp, &neighbour_solicit()).0, XDP_DROP);
 }
@@ -178,11 +179,12 @@ fn the_redirect_never_loops_nor_targets_us() {
 /// The old master keeps its VIPs for a moment of the window (`handover::DRAIN`), and must not
 /// answer ARP or ND for them meanwhile: the new master has them.
 #[test]
-fn vrrp_arp_and_nd_are_never_redirected_and_queries_for_the_vip_are_dropped() {
+fn vrrp_arp_and_nd_are_never_redirected_and_queries_for_a_quiet_vip_are_dropped() {
     let mut dp = load();
     let to_peer = VipSteering {
         vrid: 51,
         redirect_to: Some(NEW_MASTER_MAC),
+        quiet: true,
         ..Default::default()
     };
     dp.set_vip(vip4(), to_peer).unwrap();
@@ -200,6 +202,39 @@ fn vrrp_arp_and_nd_are_never_redirected_and_queries_for_the_vip_are_dropped() {
     other[14 + 27] = 7;
     assert_eq!(run(&mut dp, &other).0, XDP_PASS);
     assert_eq!(counters(&dp, vip4()), (0, 1));
+}
+
+/// Quiet and redirect are separate: an interface that cannot send frames on keeps the VIPs
+/// quiet and serves their frames itself (`Handover::without_redirect`); a redirect alone
+/// leaves queries to the stack.
+#[test]
+fn a_quiet_vip_is_served_here_and_a_redirect_alone_answers_queries() {
+    let mut dp = load();
+    let quiet = VipSteering {
+        vrid: 51,
+        quiet: true,
+        leaving: true,
+        ..Default::default()
+    };
+    dp.set_vip(vip4(), quiet).unwrap();
+    dp.set_vip(vip6(), quiet).unwrap();
+    assert_eq!(run(&mut dp, &arp_request()).0, XDP_DROP);
+    assert_eq!(run(&mut dp, &neighbour_solicit()).0, XDP_DROP);
+    for family in [Family::V4, Family::V6] {
+        assert_eq!(run(&mut dp, &udp(family)).0, XDP_PASS, "{family:?}");
+    }
+    assert_eq!(counters(&dp, vip4()), (0, 1));
+    assert_eq!(counters(&dp, vip6()), (0, 1));
+    let redirect_only = VipSteering {
+        vrid: 51,
+        redirect_to: Some(NEW_MASTER_MAC),
+        ..Default::default()
+    };
+    dp.set_vip(vip4(), redirect_only).unwrap();
+    dp.set_vip(vip6(), redirect_only).unwrap();
+    assert_eq!(run(&mut dp, &arp_request()).0, XDP_PASS);
+    assert_eq!(run(&mut dp, &neighbour_solicit()).0, XDP_PASS);
+    assert_eq!(run(&mut dp, &udp(Family::V4)).0, XDP_TX);
 }
 
 /// While the old master still holds the VIP in a handover, the new master's unsolicited NAs

@@ -157,8 +157,8 @@ pub struct Takeover {
 
 /// Drop adverts that repeat what the liveness map already holds (after recording them).
 pub const CONTROL_ABSORB: u64 = 1;
-/// Some VIP has `VIP_REDIRECT`, `VIP_STRICT` or `VIP_LEAVING`: IP frames must be looked up in
-/// `VIPS`. Kept by the daemon, so that a box with nothing to steer pays no lookup per frame.
+/// Some VIP has `VIP_REDIRECT`, `VIP_QUIET`, `VIP_STRICT` or `VIP_LEAVING`: IP frames must be
+/// looked up in `VIPS`. Kept by the daemon, so that a box with nothing to steer pays no lookup per frame.
 pub const CONTROL_STEER: u64 = 2;
 /// Some liveness slot is `LIVENESS_ORPHANED`: guarded VIPs must be looked up too. Set by the
 /// XDP program, cleared by a restarted daemon.
@@ -166,9 +166,9 @@ pub const CONTROL_ORPHANED: u64 = 4;
 /// Some VIP here is guarded from another interface (`VIP_GUARD` with `egress_ifindex`): once
 /// `TAKEOVERS` records any takeover, its frames must be looked up too. Kept by the daemon.
 pub const CONTROL_REMOTE_GUARD: u64 = 8;
-/// Some VIP has `VIP_REDIRECT`: ARP requests must be looked up too (neighbour solicitations
-/// are, with every IPv6 frame, under `CONTROL_STEER`). Kept by the daemon.
-pub const CONTROL_REDIRECT: u64 = 16;
+/// Some VIP has `VIP_QUIET`: ARP requests must be looked up too (neighbour solicitations are,
+/// with every IPv6 frame, under `CONTROL_STEER`). Kept by the daemon.
+pub const CONTROL_QUIET: u64 = 16;
 
 /// Array of `Vip`: the virtual addresses XDP acts on, in an open-addressed table (home slot
 /// `vip_home`, then up to `VIP_PROBES` slots on). Only addresses with something to do are in it
@@ -250,9 +250,7 @@ pub const fn vip_home_v4(addr: u32) -> u32 {
 }
 
 /// A planned handover window: send frames for this address to `peer_mac` (XDP_TX, or
-/// XDP_REDIRECT out of `egress_ifindex`), and drop ARP requests / NS for it: the old master
-/// keeps the address into the window (the daemon's `handover::DRAIN`), to answer what it
-/// received before, but must not attract clients back.
+/// XDP_REDIRECT out of `egress_ifindex`). The daemon sets `VIP_QUIET` with it.
 pub const VIP_REDIRECT: u8 = 1;
 /// Master without accept mode (RFC 5798 §6.4.3): drop IP frames for this address that are
 /// not VRRP. ARP and ND still pass: a master must answer them.
@@ -266,6 +264,10 @@ pub const VIP_GUARD: u8 = 4;
 /// which the new master sends as it takes over, and which our kernel would log as a duplicate
 /// of its own.
 pub const VIP_LEAVING: u8 = 8;
+/// Drop ARP requests / NS for this address: after a handover the old master keeps it for a
+/// moment (the daemon's `handover::DRAIN`), to answer what it received before, but must not
+/// attract clients back.
+pub const VIP_QUIET: u8 = 16;
 
 /// A per-CPU counter slot: one per rejection reason, then the outcomes of valid adverts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

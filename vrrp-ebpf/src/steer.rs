@@ -6,15 +6,15 @@
 //! some address needs it, so that a backup pays nothing per frame. Even there, a frame reaches
 //! the VIP table only when the control flags say some address needs a lookup. VRRP never comes
 //! here (the advert path takes it first); ARP and ND are never sent on, only dropped for a
-//! redirected or orphaned address, whose copy on the interface must stop answering for it (and
+//! quiet or orphaned address, whose copy on the interface must stop answering for it (and
 //! neighbour advertisements for an address we are leaving, see `VIP_LEAVING`).
 
 use aya_ebpf::{bindings::xdp_action, helpers::bpf_redirect, programs::XdpContext};
 use vrrp_common::{
     maps::{
-        CONTROL_ORPHANED, CONTROL_REDIRECT, CONTROL_REMOTE_GUARD, CONTROL_STEER, Control,
-        FAMILY_IPV4, FAMILY_IPV6, LIVENESS_ORPHANED, LivenessKey, TAKEOVER_ANY, VIP_EMPTY,
-        VIP_GUARD, VIP_LEAVING, VIP_PROBES, VIP_REDIRECT, VIP_SLOTS, VIP_STRICT, Vip, VipCounter,
+        CONTROL_ORPHANED, CONTROL_QUIET, CONTROL_REMOTE_GUARD, CONTROL_STEER, Control, FAMILY_IPV4,
+        FAMILY_IPV6, LIVENESS_ORPHANED, LivenessKey, TAKEOVER_ANY, VIP_EMPTY, VIP_GUARD,
+        VIP_LEAVING, VIP_PROBES, VIP_QUIET, VIP_REDIRECT, VIP_SLOTS, VIP_STRICT, Vip, VipCounter,
         vip_home, vip_home_v4,
     },
     wire::{arp, icmpv6, ipv4, ipv6},
@@ -77,7 +77,7 @@ pub fn ipv6<const L3: usize>(ctx: &XdpContext, next_header: Option<u8>) -> u32 {
 #[inline(always)]
 pub fn arp<const L3: usize>(ctx: &XdpContext) -> u32 {
     let control = control();
-    if !(control.flags & (CONTROL_ORPHANED | CONTROL_REDIRECT) != 0 || remote_takeover(control))
+    if !(control.flags & (CONTROL_ORPHANED | CONTROL_QUIET) != 0 || remote_takeover(control))
         || frame::be16_at(ctx, L3 + arp::OPERATION) != Some(arp::OPERATION_REQUEST)
     {
         return xdp_action::XDP_PASS;
@@ -125,12 +125,12 @@ fn ip(ctx: &XdpContext, control: &Control, found: Option<(u32, &Vip)>, family: u
 }
 
 /// An ARP request or neighbour solicitation for the address `found` holds: dropped while the
-/// address is redirected or orphaned, so that the copy the old master still holds, or a dead
-/// master left, on the interface stops attracting traffic.
+/// address is quiet (a handover) or orphaned, so that the copy the old master still holds, or
+/// a dead master left, on the interface stops attracting traffic.
 #[inline(always)]
 fn neighbour_query(found: Option<(u32, &Vip)>, family: u8) -> u32 {
     if let Some((slot, vip)) = found {
-        if vip.flags & VIP_REDIRECT != 0 || orphaned_to(vip, family).is_some() {
+        if vip.flags & VIP_QUIET != 0 || orphaned_to(vip, family).is_some() {
             count_vip(slot, VipCounter::Dropped);
             return xdp_action::XDP_DROP;
         }

@@ -21,6 +21,11 @@
 //! it before it has added the VIPs (xvrrp adds them first, so that with an xvrrp peer the
 //! advert alone is proof, however slow the peer's machine).
 //!
+//! An interface that would drop what XDP sends back out of it (a veth whose peer has neither an
+//! XDP program nor GRO, as in many containers) gets no redirect: it keeps the VIPs for the
+//! `DRAIN`, answering what reaches it while clients move over, quiet for ARP / NS all the same
+//! (`Handover::without_redirect`).
+//!
 //! A slot that becomes Master again meanwhile ends its handover (its VIPs are added back as
 //! usual). Without XDP on the interface, or with `handover_window 0`, VIPs go at once.
 
@@ -57,7 +62,8 @@ pub enum Handover {
         seen: Option<([u8; 6], Monotonic)>,
     },
     Redirecting {
-        to: [u8; 6],
+        /// `None`: the interface cannot send frames on (`without_redirect`).
+        to: Option<[u8; 6]>,
         /// When our VIPs go from the interface.
         drained: Monotonic,
         until: Monotonic,
@@ -137,7 +143,7 @@ impl Handover {
                     return Step::Wait;
                 }
                 *self = Handover::Redirecting {
-                    to,
+                    to: Some(to),
                     drained: now + DRAIN.min(window),
                     until: now + window,
                     removed: false,
@@ -185,6 +191,18 @@ impl Handover {
         }
     }
 
+    /// Turns the redirect just begun into a drain without one: the VIPs stay, quiet, for the
+    /// `DRAIN`, and the handover ends when they go.
+    pub fn without_redirect(&mut self) {
+        if let Handover::Redirecting {
+            to, drained, until, ..
+        } = self
+        {
+            *to = None;
+            *until = *drained;
+        }
+    }
+
     /// For `xvrrp status`.
     pub fn describe(&self, now: Monotonic) -> String {
         match *self {
@@ -193,7 +211,7 @@ impl Handover {
                 now.since(started).as_secs_f64()
             ),
             Handover::Redirecting {
-                to,
+                to: Some(to),
                 drained,
                 until,
                 removed,
@@ -210,14 +228,22 @@ impl Handover {
                     )
                 }
             ),
+            Handover::Redirecting {
+                to: None, drained, ..
+            } => format!(
+                "new master seen, VIPs kept {:.2}s more (ARP / NS for them dropped), not \
+                 redirecting: the interface drops what XDP sends out of it",
+                drained.since(now).as_secs_f64()
+            ),
         }
     }
 }
 
 /// What XDP should do with the VIPs of a slot in `state`: a Master (or a slot still holding
 /// its VIPs while awaiting the new master) guards them when the program outlives the daemon
-/// (`pinned`) and drops IP to them without Accept_Mode (RFC 5798 §6.4.3); a redirecting slot
-/// sends them on. A slot leaving Master while it still holds them drops the new master's
+/// (`pinned`) and drops IP to them without Accept_Mode (RFC 5798 §6.4.3); once the new master
+/// is seen, the slot keeps them quiet (ARP / NS dropped) and sends their frames on, if its
+/// interface can. A slot leaving Master while it still holds them drops the new master's
 /// neighbour advertisements for them (`VipSteering::leaving`).
 pub fn steering(
     vrid: u8,
@@ -230,8 +256,9 @@ pub fn steering(
     let wanted = match handover {
         Some(Handover::Redirecting { to, removed, .. }) => VipSteering {
             vrid,
-            redirect_to: Some(*to),
+            redirect_to: *to,
             leaving: !removed,
+            quiet: true,
             ..VipSteering::default()
         },
         _ if holding => VipSteering {
@@ -347,6 +374,30 @@ mod tests {
     }
 
     #[test]
+    fn without_a_redirect_the_vips_stay_quiet_for_the_drain_and_the_handover_ends_with_them() {
+        let t0 = Monotonic(100 * SECOND);
+        let mut h = Handover::begin(fsm::Version::V3, Centisecs(100), t0);
+        let advert = heard(PEER, 100, t0.0);
+        assert_eq!(poll(&mut h, Some(&advert), t0), Step::Wait);
+        let redirect = t0 + SETTLE;
+        assert_eq!(
+            poll(&mut h, Some(&advert), redirect),
+            Step::Redirect(PEER_MAC)
+        );
+        h.without_redirect();
+        assert!(h.holds_vips());
+        assert_eq!(
+            h.describe(redirect),
+            "new master seen, VIPs kept 1.00s more (ARP / NS for them dropped), not redirecting: \
+             the interface drops what XDP sends out of it"
+        );
+        assert_eq!(h.deadline(), redirect + DRAIN);
+        assert_eq!(poll(&mut h, None, redirect + DRAIN), Step::RemoveVips);
+        assert_eq!(h.deadline(), redirect + DRAIN);
+        assert_eq!(poll(&mut h, None, redirect + DRAIN), Step::Done);
+    }
+
+    #[test]
     fn a_peer_stopping_is_no_new_master() {
         let t0 = Monotonic(100 * SECOND);
         let mut h = Handover::begin(fsm::Version::V3, Centisecs(100), t0);
@@ -387,14 +438,18 @@ mod tests {
         let quiet = steering(51, State::Backup, Some(&awaiting), true, false).unwrap();
         assert!(quiet.leaving && !quiet.strict && !quiet.guard);
         let mut redirecting = Handover::Redirecting {
-            to: PEER_MAC,
+            to: Some(PEER_MAC),
             drained: Monotonic(SECOND),
             until: Monotonic(2 * SECOND),
             removed: false,
         };
         let r = steering(51, State::Backup, Some(&redirecting), false, true).unwrap();
         assert_eq!(r.redirect_to, Some(PEER_MAC));
-        assert!(!r.strict && !r.guard && r.leaving);
+        assert!(!r.strict && !r.guard && r.leaving && r.quiet);
+        redirecting.without_redirect();
+        let r = steering(51, State::Backup, Some(&redirecting), false, true).unwrap();
+        assert_eq!(r.redirect_to, None);
+        assert!(r.leaving && r.quiet, "still held, still quiet");
         if let Handover::Redirecting { removed, .. } = &mut redirecting {
             *removed = true;
         }

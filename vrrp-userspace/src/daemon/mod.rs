@@ -88,7 +88,7 @@ use crate::{
         garp::Announcer,
         iface::LinkState,
         link_watch::{LinkChange, LinkEvent, LinkWatch},
-        vip,
+        vip, xdp_features,
     },
     scripts::{TrackerChange, Trackers},
     time::Monotonic,
@@ -1216,10 +1216,22 @@ async fn advance(
     match step {
         Step::Wait => false,
         Step::Redirect(to) => {
-            tracing::info!(
-                instance = %slot.cfg.name, new_master = %handover::mac(to), ?window,
-                "new master seen: frames for the VIPs redirected to it"
-            );
+            if drops_xdp_tx(dataplanes, slot) {
+                handover.without_redirect();
+                slot.handover = Some(handover);
+                tracing::warn!(
+                    instance = %slot.cfg.name, new_master = %handover::mac(to),
+                    "new master seen: VIPs kept for {:?}, quiet, without redirecting their \
+                     frames to it: {}",
+                    handover::DRAIN.min(window),
+                    NO_XDP_TX
+                );
+            } else {
+                tracing::info!(
+                    instance = %slot.cfg.name, new_master = %handover::mac(to), ?window,
+                    "new master seen: frames for the VIPs redirected to it"
+                );
+            }
             // Redirect before the VIPs go: from here on no frame for a VIP meets a stack
             // without it. The entry does not depend on accept mode or pinning while
             // redirecting.
@@ -1259,6 +1271,25 @@ async fn advance(
             true
         }
     }
+}
+
+/// Why a handover cannot redirect, and what the operator can do about it.
+const NO_XDP_TX: &str = "the interface drops what XDP sends out of it (a veth whose peer has \
+                         neither an XDP program nor GRO: `ethtool -K <peer> gro on` where the \
+                         peer is, or any XDP program on it, lets the redirect work)";
+
+/// Whether what XDP sends back out of the slot's interface would be dropped
+/// (`xdp_features::drops_xdp_tx`); in generic (skb) mode it never is.
+fn drops_xdp_tx(dataplanes: &BTreeMap<String, Dataplane>, slot: &Slot) -> bool {
+    let native = dataplanes
+        .get(slot.iface.name())
+        .and_then(Dataplane::attachment)
+        .is_some_and(|(_, mode)| mode != Some(AttachMode::Skb));
+    native
+        && xdp_features::drops_xdp_tx(&slot.iface).unwrap_or_else(|e| {
+            tracing::warn!(instance = %slot.cfg.name, "{e:#}; redirecting as usual");
+            false
+        })
 }
 
 /// Brings one slot's entries in its interface's XDP table in line with `handover::steering`
@@ -1374,7 +1405,11 @@ fn attach(
     dp.set_own_mac(crate::net::iface::Interface::by_name(iface)?.mac()?);
     match used {
         Some(mode) => {
-            tracing::info!(interface = %iface, %mode, pinned = dp.pinned(), "XDP advert tracker attached, absorbing repeats")
+            tracing::info!(interface = %iface, %mode, pinned = dp.pinned(), "XDP advert tracker attached, absorbing repeats");
+            let interface = crate::net::iface::Interface::by_name(iface)?;
+            if mode == AttachMode::Native && xdp_features::drops_xdp_tx(&interface)? {
+                tracing::warn!(interface = %iface, "planned handovers will keep the VIPs for a moment but not redirect their frames: {NO_XDP_TX}");
+            }
         }
         None => {
             tracing::info!(interface = %iface, "XDP adopted from the earlier run's pins, absorbing repeats")

@@ -13,9 +13,9 @@ use std::{
 
 use anyhow::{Context as _, bail};
 use vrrp_common::maps::{
-    self as names, CONTROL_ORPHANED, CONTROL_REDIRECT, CONTROL_REMOTE_GUARD, CONTROL_STEER,
-    Control, FAMILY_IPV4, FAMILY_IPV6, LIVENESS_ORPHANED, TAKEOVER_ANY, Takeover, VIP_EMPTY,
-    VIP_GUARD, VIP_LEAVING, VIP_PROBES, VIP_REDIRECT, VIP_REMOVED, VIP_SLOTS, VIP_STRICT, Vip,
+    self as names, CONTROL_ORPHANED, CONTROL_QUIET, CONTROL_REMOTE_GUARD, CONTROL_STEER, Control,
+    FAMILY_IPV4, FAMILY_IPV6, LIVENESS_ORPHANED, TAKEOVER_ANY, Takeover, VIP_EMPTY, VIP_GUARD,
+    VIP_LEAVING, VIP_PROBES, VIP_QUIET, VIP_REDIRECT, VIP_REMOVED, VIP_SLOTS, VIP_STRICT, Vip,
     VipCounter, vip_home,
 };
 
@@ -41,6 +41,9 @@ pub struct VipSteering {
     /// Leaving Master (a handover) while still holding the address: drop the new master's
     /// unsolicited neighbour advertisements for it, which our kernel would log as duplicates.
     pub leaving: bool,
+    /// A handover: drop ARP requests / NS for the address, which we may still hold but must not
+    /// attract clients back to.
+    pub quiet: bool,
 }
 
 /// An address XDP steers, and what it did with its frames.
@@ -80,7 +83,8 @@ impl Dataplane {
                 0
             }) | (if steering.strict { VIP_STRICT } else { 0 })
                 | (if steering.guard { VIP_GUARD } else { 0 })
-                | (if steering.leaving { VIP_LEAVING } else { 0 }),
+                | (if steering.leaving { VIP_LEAVING } else { 0 })
+                | (if steering.quiet { VIP_QUIET } else { 0 }),
             vrid: steering.vrid,
             peer_mac: steering.redirect_to.unwrap_or_default(),
             egress_mac: steering.egress.map(|(_, mac)| mac).unwrap_or_default(),
@@ -133,6 +137,7 @@ impl Dataplane {
                     strict: vip.flags & VIP_STRICT != 0,
                     guard: vip.flags & VIP_GUARD != 0,
                     leaving: vip.flags & VIP_LEAVING != 0,
+                    quiet: vip.flags & VIP_QUIET != 0,
                 },
                 redirected: count(VipCounter::Redirected)?,
                 dropped: count(VipCounter::Dropped)?,
@@ -209,19 +214,22 @@ impl Dataplane {
     }
 
     /// Keeps `CONTROL_STEER` on exactly while some address needs a lookup on every IP frame
-    /// (`CONTROL_REDIRECT`: on every ARP request), and the attached variant in line with the
+    /// (`CONTROL_QUIET`: on every ARP request), and the attached variant in line with the
     /// table.
     pub(super) fn refresh_steering(&mut self) -> anyhow::Result<()> {
         let vips = self.vips()?;
-        let redirects = vips.iter().any(|v| v.steering.redirect_to.is_some());
-        let lookups = redirects || vips.iter().any(|v| v.steering.strict || v.steering.leaving);
+        let quiet = vips.iter().any(|v| v.steering.quiet);
+        let lookups = quiet
+            || vips.iter().any(|v| {
+                v.steering.redirect_to.is_some() || v.steering.strict || v.steering.leaving
+            });
         let remote_guards = vips
             .iter()
             .any(|v| v.steering.guard && v.steering.egress.is_some());
         let set = |flags: u64, bit: u64, on: bool| if on { flags | bit } else { flags & !bit };
         self.update_control(|c| {
             c.flags = set(c.flags, CONTROL_STEER, lookups);
-            c.flags = set(c.flags, CONTROL_REDIRECT, redirects);
+            c.flags = set(c.flags, CONTROL_QUIET, quiet);
             c.flags = set(c.flags, CONTROL_REMOTE_GUARD, remote_guards);
         });
         self.steering = !vips.is_empty();
