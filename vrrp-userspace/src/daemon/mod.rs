@@ -1402,13 +1402,18 @@ fn attach(
     // What an earlier run's program recorded for other devices is in `previous` now.
     dp.forget_takeovers()?;
     dp.set_absorb(true);
-    dp.set_own_mac(crate::net::iface::Interface::by_name(iface)?.mac()?);
+    let interface = crate::net::iface::Interface::by_name(iface)?;
+    dp.set_own_mac(interface.mac()?);
     match used {
         Some(mode) => {
             tracing::info!(interface = %iface, %mode, pinned = dp.pinned(), "XDP advert tracker attached, absorbing repeats");
-            let interface = crate::net::iface::Interface::by_name(iface)?;
-            if mode == AttachMode::Native && xdp_features::drops_xdp_tx(&interface)? {
-                tracing::warn!(interface = %iface, "planned handovers will keep the VIPs for a moment but not redirect their frames: {NO_XDP_TX}");
+            // Only a heads-up: each handover checks again (`drops_xdp_tx`).
+            match xdp_features::drops_xdp_tx(&interface) {
+                Ok(true) if mode == AttachMode::Native => {
+                    tracing::warn!(interface = %iface, "planned handovers will keep the VIPs for a moment but not redirect their frames: {NO_XDP_TX}");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(interface = %iface, "{e:#}"),
             }
         }
         None => {
