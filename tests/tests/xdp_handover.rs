@@ -137,6 +137,7 @@ fn stop_r1_under_probes(lan: &Lan, r1: Daemon) -> (ProbeResult, Instant, Output)
 #[test]
 fn sigterm_on_the_master_hands_over_without_losing_a_probe() {
     let (lan, r1, r2, _responders) = lan_with_master("hosig", "0.1", "  handover_window 2");
+    assert!(!state(&r1).contains("xdp-tx-dropped"), "{}", state(&r1));
     let (result, handover, r1_out) = stop_r1_under_probes(&lan, r1);
     let r1_log = String::from_utf8_lossy(&r1_out.stderr).into_owned()
         + &std::fs::read_to_string(lan.scratch.path("r1.log")).unwrap_or_default();
@@ -175,6 +176,11 @@ fn where_xdp_tx_is_dropped_the_old_master_serves_through_the_drain_instead() {
     lan.drop_xdp_tx();
     let (r1, r2, _responders) = master_on(&lan, "0.1", "  handover_window 2", Duration::ZERO);
     let r1_log = || std::fs::read_to_string(lan.scratch.path("r1.log")).unwrap_or_default();
+    assert!(
+        state(&r1).contains("xdp eth0 native pinned xdp-tx-dropped(no-redirect)"),
+        "{}",
+        state(&r1)
+    );
     let (result, handover, _) = stop_r1_under_probes(&lan, r1);
     // r2 takes over some 100 ms after the SIGTERM, and the drain runs from then on.
     let lost_in_drain = result
@@ -716,7 +722,7 @@ fn the_status_shows_where_a_vip_on_another_device_is_redirected() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let redirect = format!("vip {VIP1} vrid 51 redirect-to {} via eth0 ", mac(2));
+    let redirect = format!("vip {VIP1} vrid 51 redirect-to {} via eth0,quiet ", mac(2));
     wait_for(
         "the redirect in r1's eth1 table",
         Duration::from_secs(5),

@@ -67,6 +67,10 @@ pub struct XdpStatus {
     pub interface: String,
     /// `native`, `skb`, or `adopted` (a link pinned by an earlier run, its mode unknown).
     pub mode: String,
+    /// What XDP sends back out of the interface is dropped (a veth whose peer has neither an
+    /// XDP program nor GRO): handovers keep the VIPs for a moment instead of redirecting.
+    #[serde(default)]
+    pub xdp_tx_dropped: bool,
     /// The link, programs and maps are pinned (they outlive the daemon).
     #[serde(default)]
     pub pinned: bool,
@@ -89,6 +93,9 @@ pub struct VipStatus {
     pub redirect_via: Option<String>,
     pub strict: bool,
     pub guard: bool,
+    /// ARP requests / NS for the address are dropped (a handover).
+    #[serde(default)]
+    pub quiet: bool,
     pub redirected: u64,
     pub dropped: u64,
 }
@@ -105,6 +112,7 @@ impl From<&crate::dataplane::VipState> for VipStatus {
                 .map(|(ifindex, _)| interface_name(ifindex)),
             strict: v.steering.strict,
             guard: v.steering.guard,
+            quiet: v.steering.quiet,
             redirected: v.redirected,
             dropped: v.dropped,
         }
@@ -333,11 +341,17 @@ pub fn render(status: &Status) -> String {
     }
     for x in &status.xdp {
         let pinned = if x.pinned { " pinned" } else { "" };
+        let no_redirect = if x.xdp_tx_dropped {
+            " xdp-tx-dropped(no-redirect)"
+        } else {
+            ""
+        };
         out += &format!(
-            "xdp {} {}{} {}\n",
+            "xdp {} {}{}{} {}\n",
             x.interface,
             x.mode,
             pinned,
+            no_redirect,
             counters(&x.counters)
         );
         for v in &x.vips {
@@ -353,6 +367,9 @@ pub fn render(status: &Status) -> String {
             }
             if v.guard {
                 what.push("guard".into());
+            }
+            if v.quiet {
+                what.push("quiet".into());
             }
             out += &format!(
                 "  vip {} vrid {} {} redirected={} dropped={}\n",

@@ -177,6 +177,22 @@ pub fn render(status: &Status) -> String {
             &x.counters,
         );
     }
+    family(
+        &mut out,
+        "xvrrp_xdp_redirect_possible",
+        "gauge",
+        "1 if a planned handover can redirect frames out of the interface; 0 if what XDP sends \
+         back out of it is dropped (a veth whose peer has neither an XDP program nor GRO)",
+    );
+    for x in &status.xdp {
+        let _ = writeln!(
+            out,
+            "xvrrp_xdp_redirect_possible{{interface=\"{}\",mode=\"{}\"}} {}",
+            escape(&x.interface),
+            escape(&x.mode),
+            u8::from(!x.xdp_tx_dropped)
+        );
+    }
     out
 }
 
@@ -236,6 +252,7 @@ mod tests {
             xdp: vec![XdpStatus {
                 interface: "eth0".into(),
                 mode: "native".into(),
+                xdp_tx_dropped: true,
                 pinned: true,
                 counters: BTreeMap::from([("absorbed".into(), 40)]),
                 vips: Vec::new(),
@@ -257,6 +274,7 @@ mod tests {
             "xvrrp_socket_packets_total{interface=\"eth0\",reason=\"bad_checksum\"} 2".into(),
             "xvrrp_xdp_packets_total{interface=\"eth0\",mode=\"native\",outcome=\"absorbed\"} 40"
                 .into(),
+            "xvrrp_xdp_redirect_possible{interface=\"eth0\",mode=\"native\"} 0".into(),
         ] {
             assert!(text.lines().any(|x| x == line), "missing {line}\n{text}");
         }

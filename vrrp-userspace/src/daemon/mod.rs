@@ -86,7 +86,7 @@ use crate::{
     fsm::{Action, Event, State, TimerId},
     net::{
         garp::Announcer,
-        iface::LinkState,
+        iface::{Interface, LinkState},
         link_watch::{LinkChange, LinkEvent, LinkWatch},
         vip, xdp_features,
     },
@@ -1152,6 +1152,9 @@ impl Daemon {
                     Some((_, None)) => "adopted".into(),
                     Some((_, Some(m))) => m.to_string(),
                 },
+                xdp_tx_dropped: Interface::by_name(iface)
+                    .and_then(|i| drops_xdp_tx(dp, &i))
+                    .unwrap_or(false),
                 pinned: dp.pinned(),
                 counters,
                 vips: vips.iter().map(control::VipStatus::from).collect(),
@@ -1216,7 +1219,14 @@ async fn advance(
     match step {
         Step::Wait => false,
         Step::Redirect(to) => {
-            if drops_xdp_tx(dataplanes, slot) {
+            let drops = dataplanes
+                .get(slot.iface.name())
+                .map_or(Ok(false), |dp| drops_xdp_tx(dp, &slot.iface))
+                .unwrap_or_else(|e| {
+                    tracing::warn!(instance = %slot.cfg.name, "{e:#}; redirecting as usual");
+                    false
+                });
+            if drops {
                 handover.without_redirect();
                 slot.handover = Some(handover);
                 tracing::warn!(
@@ -1278,18 +1288,16 @@ const NO_XDP_TX: &str = "the interface drops what XDP sends out of it (a veth wh
                          neither an XDP program nor GRO: `ethtool -K <peer> gro on` where the \
                          peer is, or any XDP program on it, lets the redirect work)";
 
-/// Whether what XDP sends back out of the slot's interface would be dropped
+/// Whether what `dp`, attached to `iface`, sends back out of it would be dropped
 /// (`xdp_features::drops_xdp_tx`); in generic (skb) mode it never is.
-fn drops_xdp_tx(dataplanes: &BTreeMap<String, Dataplane>, slot: &Slot) -> bool {
-    let native = dataplanes
-        .get(slot.iface.name())
-        .and_then(Dataplane::attachment)
-        .is_some_and(|(_, mode)| mode != Some(AttachMode::Skb));
-    native
-        && xdp_features::drops_xdp_tx(&slot.iface).unwrap_or_else(|e| {
-            tracing::warn!(instance = %slot.cfg.name, "{e:#}; redirecting as usual");
-            false
-        })
+fn drops_xdp_tx(dp: &Dataplane, iface: &Interface) -> Result<bool> {
+    if dp
+        .attachment()
+        .is_none_or(|(_, mode)| mode == Some(AttachMode::Skb))
+    {
+        return Ok(false);
+    }
+    xdp_features::drops_xdp_tx(iface)
 }
 
 /// Brings one slot's entries in its interface's XDP table in line with `handover::steering`
@@ -1402,17 +1410,17 @@ fn attach(
     // What an earlier run's program recorded for other devices is in `previous` now.
     dp.forget_takeovers()?;
     dp.set_absorb(true);
-    let interface = crate::net::iface::Interface::by_name(iface)?;
+    let interface = Interface::by_name(iface)?;
     dp.set_own_mac(interface.mac()?);
     match used {
         Some(mode) => {
             tracing::info!(interface = %iface, %mode, pinned = dp.pinned(), "XDP advert tracker attached, absorbing repeats");
-            // Only a heads-up: each handover checks again (`drops_xdp_tx`).
-            match xdp_features::drops_xdp_tx(&interface) {
-                Ok(true) if mode == AttachMode::Native => {
+            // Only a heads-up: each handover checks again.
+            match drops_xdp_tx(&dp, &interface) {
+                Ok(true) => {
                     tracing::warn!(interface = %iface, "planned handovers will keep the VIPs for a moment but not redirect their frames: {NO_XDP_TX}");
                 }
-                Ok(_) => {}
+                Ok(false) => {}
                 Err(e) => tracing::warn!(interface = %iface, "{e:#}"),
             }
         }
